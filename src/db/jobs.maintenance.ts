@@ -1,0 +1,112 @@
+/**
+ * Operator actions and housekeeping on `br_jobs`: cancel, requeue aborted jobs, lease recovery of
+ * jobs whose worker died, and the retention sweep. All set-based and guarded by current state.
+ */
+import { sql, type Kysely } from 'kysely';
+import type { Database, JobState } from './schema.ts';
+import { lockSubmissions, reopenSubmissions } from './submissions.repository.ts';
+
+type Db = Kysely<Database>;
+
+export interface JobSelector {
+  destinationId?: string | undefined;
+  ids?: readonly string[] | undefined;
+  submissionId?: string | undefined;
+  /** Case-insensitive substring of the job's reason (for requeueing one kind of failure). */
+  reasonContains?: string | undefined;
+  finishedAfter?: Date | undefined;
+  finishedBefore?: Date | undefined;
+}
+
+function selectorSql(s: JobSelector) {
+  return sql.join(
+    [
+      sql`true`,
+      s.destinationId !== undefined ? sql`j.destination_id = ${s.destinationId}` : sql`true`,
+      s.ids !== undefined ? sql`j.id = ANY(${s.ids}::bigint[])` : sql`true`,
+      s.submissionId !== undefined ? sql`j.submission_id = ${s.submissionId}` : sql`true`,
+      s.reasonContains !== undefined ? sql`j.reason ILIKE ${`%${s.reasonContains}%`}` : sql`true`,
+      s.finishedAfter !== undefined ? sql`j.finished_at >= ${s.finishedAfter}` : sql`true`,
+      s.finishedBefore !== undefined ? sql`j.finished_at < ${s.finishedBefore}` : sql`true`,
+    ],
+    sql` AND `,
+  );
+}
+
+/**
+ * Cancels jobs that have not been handed to a vendor yet (`waiting`). Jobs already executing or
+ * importing cannot be recalled and are left alone; the caller reports them.
+ */
+export async function cancelJobs(db: Db, selector: JobSelector, reason: string): Promise<string[]> {
+  const { rows } = await sql<{ id: string }>`
+    UPDATE br_jobs j SET state = 'cancelled', reason = ${reason}, finished_at = now(), updated_at = now()
+    WHERE ${selectorSql(selector)} AND j.state = 'waiting'
+    RETURNING j.id
+  `.execute(db);
+  return rows.map((r) => r.id);
+}
+
+/**
+ * Puts aborted jobs back to `waiting` with a fresh attempt budget and retry window; the previous
+ * reason stays in `last_error` so the history is not lost. Their submissions become pending again
+ * (their next final state gets a new callback).
+ *
+ * The submissions are locked first, in id order: the finalizer records a submission's final state
+ * under the same row lock (SKIP LOCKED), so a requeue can never slip between the finalizer's count
+ * of the jobs and its write and leave a submission recorded `failed` while its jobs run again.
+ */
+export async function requeueAborted(db: Db, selector: JobSelector): Promise<string[]> {
+  if (!db.isTransaction) return db.transaction().execute((trx) => requeueAborted(trx, selector));
+  const { rows: owners } = await sql<{ submission_id: string }>`
+    SELECT DISTINCT j.submission_id FROM br_jobs j
+    WHERE ${selectorSql(selector)} AND j.state = 'aborted' AND j.submission_id IS NOT NULL
+  `.execute(db);
+  const submissionIds = owners.map((r) => r.submission_id);
+  await lockSubmissions(db, submissionIds);
+  const { rows } = await sql<{ id: string }>`
+    UPDATE br_jobs j SET state = 'waiting', attempts = 0, first_failed_at = NULL, next_attempt_at = now(),
+           last_error = coalesce(j.reason, j.last_error), reason = NULL, finished_at = NULL,
+           upload_id = NULL, import_id = NULL, correlation_key = NULL, updated_at = now()
+    WHERE ${selectorSql(selector)} AND j.state = 'aborted'
+    RETURNING j.id
+  `.execute(db);
+  if (rows.length > 0) await reopenSubmissions(db, submissionIds);
+  return rows.map((r) => r.id);
+}
+
+/**
+ * Deletes up to `batchSize` finished jobs (and their payloads) older than `maxAgeMs`. Small
+ * batches keep each transaction short so vacuum and concurrent claims are never held up; the
+ * caller loops while a full batch was deleted.
+ */
+export async function deleteFinishedJobs(db: Db, maxAgeMs: number, batchSize: number): Promise<number> {
+  const { rows } = await sql<{ n: string }>`
+    WITH doomed AS (
+      SELECT id FROM br_jobs
+      WHERE state IN ('succeeded', 'aborted', 'cancelled')
+        AND finished_at < now() - ${maxAgeMs}::double precision * interval '1 millisecond'
+      ORDER BY finished_at
+      LIMIT ${batchSize}
+      FOR UPDATE SKIP LOCKED
+    ), payloads AS (
+      DELETE FROM br_job_payloads p USING doomed WHERE p.job_id = doomed.id
+    ), jobs AS (
+      DELETE FROM br_jobs j USING doomed WHERE j.id = doomed.id RETURNING 1
+    )
+    SELECT count(*) AS n FROM jobs
+  `.execute(db);
+  return Number(rows[0]?.n ?? 0);
+}
+
+/**
+ * Counts by state of the jobs a selector matches, whatever their state. `cancel` runs it after
+ * `cancelJobs` to tell the operator how many matched jobs could not be cancelled and why.
+ */
+export async function countMatchingByState(db: Db, selector: JobSelector): Promise<Record<JobState, number>> {
+  const counts: Record<JobState, number> = { waiting: 0, executing: 0, importing: 0, succeeded: 0, aborted: 0, cancelled: 0 };
+  const { rows } = await sql<{ state: JobState; n: string }>`
+    SELECT j.state, count(*) AS n FROM br_jobs j WHERE ${selectorSql(selector)} GROUP BY j.state
+  `.execute(db);
+  for (const row of rows) counts[row.state] = Number(row.n);
+  return counts;
+}

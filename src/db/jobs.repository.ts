@@ -1,0 +1,187 @@
+/**
+ * SQL for `br_jobs` (with `br_job_payloads` written alongside): enqueue, claim, operator actions,
+ * listings and retention. Router state transitions are in `jobs.transitions.ts`.
+ */
+import { sql, type Kysely } from 'kysely';
+import type { Database, JobRow, JobState } from './schema.ts';
+
+type Db = Kysely<Database>;
+
+/**
+ * Inserts jobs and their payloads in one statement. Ids are drawn from the identity sequence up
+ * front so payload rows pair with job rows exactly; the returned ids are in input order.
+ * `events` are JSON texts (already serialised by the caller, who validated them).
+ */
+export async function insertJobs(
+  db: Db,
+  destinationId: string,
+  events: readonly string[],
+  submissionId: string | null = null,
+): Promise<string[]> {
+  if (events.length === 0) return [];
+  const { rows } = await sql<{ id: string }>`
+    WITH input AS (
+      SELECT nextval(pg_get_serial_sequence('br_jobs', 'id')) AS id, payload, ord
+      FROM unnest(${events}::text[]) WITH ORDINALITY AS t(payload, ord)
+    ), jobs AS (
+      INSERT INTO br_jobs (id, destination_id, payload_bytes, submission_id) OVERRIDING SYSTEM VALUE
+      SELECT id, ${destinationId}, octet_length(payload), ${submissionId} FROM input
+    ), payloads AS (
+      INSERT INTO br_job_payloads (job_id, payload) SELECT id, payload::jsonb FROM input
+    )
+    SELECT id FROM input ORDER BY ord
+  `.execute(db);
+  return rows.map((row) => row.id);
+}
+
+export interface ClaimedJob {
+  id: string;
+  attempts: number;
+}
+
+/**
+ * Claims up to `limit` ready jobs of a destination into `uploadId`, stopping before the summed
+ * payload bytes pass `maxBytes` (the first job is always taken so an oversized event still gets a
+ * verdict). SKIP LOCKED lets several processes claim side by side without waiting on each other.
+ */
+export async function claimReadyJobs(
+  db: Db,
+  options: { destinationId: string; uploadId: string; limit: number; maxBytes: number },
+): Promise<ClaimedJob[]> {
+  const { rows } = await sql<ClaimedJob>`
+    WITH candidates AS (
+      SELECT id, payload_bytes, next_attempt_at FROM br_jobs
+      WHERE destination_id = ${options.destinationId} AND state = 'waiting' AND upload_id IS NULL
+        AND next_attempt_at <= now()
+      ORDER BY next_attempt_at, id
+      LIMIT ${options.limit}
+      FOR UPDATE SKIP LOCKED
+    ), bounded AS (
+      SELECT id FROM (
+        SELECT id, payload_bytes, sum(payload_bytes) OVER (ORDER BY next_attempt_at, id) - payload_bytes AS before
+        FROM candidates
+      ) c WHERE before = 0 OR before + payload_bytes <= ${options.maxBytes}::bigint
+    )
+    UPDATE br_jobs j SET state = 'executing', attempts = j.attempts + 1, upload_id = ${options.uploadId}::bigint,
+           updated_at = now()
+    FROM bounded WHERE j.id = bounded.id
+    RETURNING j.id, j.attempts
+  `.execute(db);
+  return rows.sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
+}
+
+/** Re-claims the waiting jobs of an upload that is being retried as a unit. */
+export async function claimJobsOfUpload(db: Db, uploadId: string): Promise<ClaimedJob[]> {
+  const { rows } = await sql<ClaimedJob>`
+    UPDATE br_jobs j SET state = 'executing', attempts = j.attempts + 1, updated_at = now()
+    WHERE j.upload_id = ${uploadId}::bigint AND j.state = 'waiting'
+    RETURNING j.id, j.attempts
+  `.execute(db);
+  return rows.sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
+}
+
+/**
+ * How many jobs of a destination are ready now (capped at `cap`: we only need to know whether a
+ * full batch is there) and, in database time so app clocks do not matter, how long the oldest
+ * ready job has waited or, if none is ready, how soon the next one will be.
+ */
+export async function readyBacklog(
+  db: Db,
+  destinationId: string,
+  cap: number,
+): Promise<{ ready: number; oldestWaitMs: number; nextReadyInMs: number | null }> {
+  const { rows } = await sql<{ ready: string; age_ms: number | null }>`
+    SELECT
+      (SELECT count(*) FROM (
+         SELECT 1 FROM br_jobs WHERE destination_id = ${destinationId} AND state = 'waiting' AND upload_id IS NULL
+           AND next_attempt_at <= now() LIMIT ${cap}) r) AS ready,
+      (SELECT extract(epoch FROM now() - min(next_attempt_at)) * 1000 FROM br_jobs
+         WHERE destination_id = ${destinationId} AND state = 'waiting' AND upload_id IS NULL)::double precision AS age_ms
+  `.execute(db);
+  const ageMs = rows[0]?.age_ms ?? null;
+  return {
+    ready: Number(rows[0]?.ready ?? 0),
+    oldestWaitMs: ageMs !== null && ageMs >= 0 ? ageMs : 0,
+    nextReadyInMs: ageMs !== null && ageMs < 0 ? -ageMs : null,
+  };
+}
+
+export async function getJob(db: Db, id: string): Promise<JobRow | undefined> {
+  if (!/^\d{1,19}$/.test(id)) return undefined;
+  return db.selectFrom('br_jobs').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export interface JobFilter {
+  destinationId?: string | undefined;
+  states?: readonly JobState[] | undefined;
+  submissionId?: string | undefined;
+  ids?: readonly string[] | undefined;
+  /** Keyset pagination: only ids below this one (listings go newest first). */
+  beforeId?: string | undefined;
+  limit: number;
+}
+
+export async function listJobs(db: Db, filter: JobFilter): Promise<JobRow[]> {
+  let query = db.selectFrom('br_jobs').selectAll().orderBy('id', 'desc').limit(filter.limit);
+  if (filter.destinationId) query = query.where('destination_id', '=', filter.destinationId);
+  if (filter.states && filter.states.length > 0) query = query.where('state', 'in', [...filter.states]);
+  if (filter.submissionId) query = query.where('submission_id', '=', filter.submissionId);
+  if (filter.ids && filter.ids.length > 0) query = query.where('id', 'in', [...filter.ids]);
+  if (filter.beforeId) query = query.where('id', '<', filter.beforeId);
+  return query.execute();
+}
+
+/** Job counts by destination and state. */
+export async function countByDestinationAndState(
+  db: Db,
+): Promise<Array<{ destinationId: string; state: JobState; count: number }>> {
+  const rows = await db
+    .selectFrom('br_jobs')
+    .select(['destination_id', 'state', (eb) => eb.fn.countAll<string>().as('n')])
+    .groupBy(['destination_id', 'state'])
+    .execute();
+  return rows.map((r) => ({ destinationId: r.destination_id, state: r.state, count: Number(r.n) }));
+}
+
+/** A run of consecutive job ids, both ends included (bigints as strings, like every id here). */
+export interface IdRange {
+  first: string;
+  last: string;
+}
+
+/** Zeroed counts for every state, so callers can read any key without a fallback. */
+function zeroCounts(): Record<JobState, number> {
+  return { waiting: 0, executing: 0, importing: 0, succeeded: 0, aborted: 0, cancelled: 0 };
+}
+
+/**
+ * Counts by state of a destination's jobs whose ids fall in `ranges` (one aggregate statement,
+ * each range an index range scan on the primary key), for `enqueue --wait` to follow exactly the
+ * jobs it inserted however many there are. Jobs already deleted by retention are simply not counted.
+ */
+export async function countStatesInRange(
+  db: Db,
+  destinationId: string,
+  ranges: readonly IdRange[],
+): Promise<Record<JobState, number>> {
+  const counts = zeroCounts();
+  if (ranges.length === 0) return counts;
+  const { rows } = await sql<{ state: JobState; n: string }>`
+    SELECT j.state, count(*) AS n
+    FROM unnest(${ranges.map((r) => r.first)}::bigint[], ${ranges.map((r) => r.last)}::bigint[]) AS r(first_id, last_id)
+    JOIN br_jobs j ON j.id BETWEEN r.first_id AND r.last_id AND j.destination_id = ${destinationId}
+    GROUP BY j.state
+  `.execute(db);
+  for (const row of rows) counts[row.state] = Number(row.n);
+  return counts;
+}
+
+/** Counts by state of the jobs an upload carries (or carried, until they moved on to another). */
+export async function countStatesOfUpload(db: Db, uploadId: string): Promise<Record<JobState, number>> {
+  const counts = zeroCounts();
+  const { rows } = await sql<{ state: JobState; n: string }>`
+    SELECT state, count(*) AS n FROM br_jobs WHERE upload_id = ${uploadId}::bigint GROUP BY state
+  `.execute(db);
+  for (const row of rows) counts[row.state] = Number(row.n);
+  return counts;
+}

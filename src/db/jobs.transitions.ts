@@ -1,0 +1,149 @@
+/**
+ * Set-based state transitions of `br_jobs` for the router and poll loop. Each call is one
+ * statement over arrays (`unnest`), guarded by the state the caller expects the jobs to be in and
+ * the upload or import that owns them, so a zombie worker or a late poll can never overwrite newer
+ * state: rows that no longer match the guard are simply not touched, and the returned counts say so.
+ */
+import { sql, type Kysely, type RawBuilder } from 'kysely';
+import type { Database } from './schema.ts';
+import { exhaustedSql, gaveUpReasonSql, nextAttemptSql, type RetryPolicy } from './retry-policy.ts';
+
+/** Which jobs a transition may touch. */
+export type JobGuard =
+  /** Jobs being sent as part of this upload. */
+  | { readonly state: 'executing'; readonly uploadId: string }
+  /** Jobs waiting on this vendor import. */
+  | { readonly state: 'importing'; readonly importId: string };
+
+type Db = Kysely<Database>;
+
+function guardSql(guard: JobGuard): RawBuilder<boolean> {
+  return guard.state === 'executing'
+    ? sql<boolean>`j.state = 'executing' AND j.upload_id = ${guard.uploadId}::bigint`
+    : sql<boolean>`j.state = 'importing' AND j.import_id = ${guard.importId}::bigint`;
+}
+
+async function count(query: RawBuilder<unknown>, db: Db): Promise<number> {
+  const result = await query.execute(db);
+  return Number(result.numAffectedRows ?? 0n);
+}
+
+export async function markSucceeded(
+  db: Db,
+  guard: JobGuard,
+  items: ReadonlyArray<{ jobId: string; warning?: string | undefined }>,
+): Promise<number> {
+  if (items.length === 0) return 0;
+  return count(
+    sql`UPDATE br_jobs j SET state = 'succeeded', reason = t.warning, finished_at = now(), updated_at = now()
+        FROM unnest(${items.map((i) => i.jobId)}::bigint[], ${items.map((i) => i.warning ?? null)}::text[]) AS t(id, warning)
+        WHERE j.id = t.id AND ${guardSql(guard)}`,
+    db,
+  );
+}
+
+export async function markAborted(
+  db: Db,
+  guard: JobGuard,
+  items: ReadonlyArray<{ jobId: string; reason: string }>,
+): Promise<number> {
+  if (items.length === 0) return 0;
+  return count(
+    sql`UPDATE br_jobs j SET state = 'aborted', reason = t.reason, last_error = t.reason,
+               finished_at = now(), updated_at = now()
+        FROM unnest(${items.map((i) => i.jobId)}::bigint[], ${items.map((i) => i.reason)}::text[]) AS t(id, reason)
+        WHERE j.id = t.id AND ${guardSql(guard)}`,
+    db,
+  );
+}
+
+/** Sent jobs now wait on a vendor import; their correlation keys are persisted here. */
+export async function markImporting(
+  db: Db,
+  uploadId: string,
+  items: ReadonlyArray<{ jobId: string; importId: string; correlationKey?: string | undefined }>,
+): Promise<number> {
+  if (items.length === 0) return 0;
+  return count(
+    sql`UPDATE br_jobs j SET state = 'importing', import_id = t.import_id, correlation_key = t.key, updated_at = now()
+        FROM unnest(${items.map((i) => i.jobId)}::bigint[], ${items.map((i) => i.importId)}::bigint[],
+                    ${items.map((i) => i.correlationKey ?? null)}::text[]) AS t(id, import_id, key)
+        WHERE j.id = t.id AND ${guardSql({ state: 'executing', uploadId })}`,
+    db,
+  );
+}
+
+export interface RetryItem {
+  jobId: string;
+  error: string;
+  retryAfterMs?: number | undefined;
+}
+
+/**
+ * Failed jobs go back to `waiting` with backoff, or to `aborted` when both limits are spent.
+ * `keepInUpload`: the whole upload will be re-sent with the same id (its jobs keep `upload_id`);
+ * otherwise each job leaves the upload and joins a future batch.
+ */
+export async function scheduleRetries(
+  db: Db,
+  guard: JobGuard,
+  items: readonly RetryItem[],
+  policy: RetryPolicy,
+  keepInUpload: boolean,
+): Promise<{ retried: number; aborted: number }> {
+  if (items.length === 0) return { retried: 0, aborted: 0 };
+  const exhausted = exhaustedSql(policy);
+  const { rows } = await sql<{ state: string; n: string }>`
+    WITH changed AS (
+      UPDATE br_jobs j SET
+        state = CASE WHEN ${exhausted} THEN 'aborted' ELSE 'waiting' END,
+        reason = CASE WHEN ${exhausted} THEN ${gaveUpReasonSql(sql`t.error`)} ELSE NULL END,
+        finished_at = CASE WHEN ${exhausted} THEN now() ELSE NULL END,
+        next_attempt_at = ${nextAttemptSql(policy, sql`t.retry_after`)},
+        first_failed_at = coalesce(j.first_failed_at, now()),
+        last_error = t.error,
+        upload_id = CASE WHEN ${keepInUpload} AND NOT ${exhausted} THEN j.upload_id
+                         WHEN ${exhausted} THEN j.upload_id ELSE NULL END,
+        import_id = CASE WHEN ${exhausted} THEN j.import_id ELSE NULL END,
+        updated_at = now()
+      FROM unnest(${items.map((i) => i.jobId)}::bigint[], ${items.map((i) => i.error)}::text[],
+                  ${items.map((i) => i.retryAfterMs ?? null)}::double precision[]) AS t(id, error, retry_after)
+      WHERE j.id = t.id AND ${guardSql(guard)}
+      RETURNING j.state
+    )
+    SELECT state, count(*) AS n FROM changed GROUP BY state
+  `.execute(db);
+  const by = (state: string) => Number(rows.find((r) => r.state === state)?.n ?? 0);
+  return { retried: by('waiting'), aborted: by('aborted') };
+}
+
+/**
+ * Back to `waiting` without spending the attempt the claim counted: the vendor was busy (queue
+ * full), which says nothing about these jobs.
+ */
+export async function snooze(
+  db: Db,
+  guard: JobGuard,
+  items: ReadonlyArray<{ jobId: string; reason: string; retryAfterMs: number }>,
+  keepInUpload: boolean,
+): Promise<number> {
+  if (items.length === 0) return 0;
+  return count(
+    sql`UPDATE br_jobs j SET state = 'waiting', attempts = greatest(j.attempts - 1, 0), last_error = t.reason,
+               next_attempt_at = now() + t.retry_after * interval '1 millisecond',
+               upload_id = CASE WHEN ${keepInUpload} THEN j.upload_id ELSE NULL END,
+               import_id = NULL, updated_at = now()
+        FROM unnest(${items.map((i) => i.jobId)}::bigint[], ${items.map((i) => i.reason)}::text[],
+                    ${items.map((i) => i.retryAfterMs)}::double precision[]) AS t(id, reason, retry_after)
+        WHERE j.id = t.id AND ${guardSql(guard)}`,
+    db,
+  );
+}
+
+/** Ids and attempts of the jobs an upload currently holds in `executing`. */
+export async function executingJobsOf(db: Db, uploadId: string): Promise<string[]> {
+  const { rows } = await sql<{ id: string }>`
+    SELECT id FROM br_jobs WHERE upload_id = ${uploadId}::bigint AND state = 'executing' ORDER BY id
+  `.execute(db);
+  return rows.map((r) => r.id);
+}

@@ -1,0 +1,163 @@
+/**
+ * One client connection of the PGlite wire server (pglite-wire.ts): frames the frontend byte
+ * stream into whole protocol messages, runs them against the shared PGlite session while owning
+ * it, and puts the session back in a clean state (Sync, ROLLBACK) when the client goes away.
+ */
+import type net from 'node:net';
+import type { PGlite } from '@electric-sql/pglite';
+import type { Logger } from 'pino';
+import {
+  CANCEL_REQUEST, GSSENC_REQUEST, IDLE, PROTOCOL_3, ReadyScanner, SSL_REQUEST, TERMINATE, fatalError, simpleQuery,
+} from './pglite-wire-protocol.ts';
+
+const MAX_MESSAGE_BYTES = 1 << 30; // PostgreSQL's own limit for one message
+const SYNC = Buffer.from([0x53, 0, 0, 0, 4]);
+const ROLLBACK = simpleQuery('ROLLBACK');
+
+/** The part of the session lock a connection uses; implemented in pglite-wire.ts. */
+export interface SessionGate {
+  acquire(conn: Connection): Promise<boolean>;
+  finished(conn: Connection, idle: boolean): void;
+  owns(conn: Connection): boolean;
+  release(conn: Connection): void;
+}
+
+export interface Shared {
+  pglite: PGlite;
+  lock: SessionGate;
+  log: Logger | undefined;
+}
+
+export class Connection {
+  /** Resolves once the connection is gone and the session has been cleaned up after it. */
+  readonly finished: Promise<void>;
+  private resolveFinished!: () => void;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private started = false;
+  private closed = false;
+  private pumping = false;
+  private drained: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly shared: Shared,
+  ) {
+    this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => {
+      this.pending.push(chunk);
+      this.pendingBytes += chunk.length;
+      this.pump();
+    });
+    socket.on('error', (err) => shared.log?.debug({ err }, 'embedded database client socket error'));
+    socket.on('close', () => void this.shutdown());
+  }
+
+  /** Ends the connection, first telling the client why when a SQLSTATE is given. */
+  terminate(code?: string, message?: string): Promise<void> {
+    if (code && message && this.socket.writable) this.socket.write(fatalError(code, message));
+    this.socket.end(() => this.socket.destroy());
+    // A client that stops reading would keep the socket (and server.close()) open forever.
+    setTimeout(() => this.socket.destroy(), 1_000).unref();
+    void this.shutdown();
+    return this.finished;
+  }
+
+  // One drain loop per connection keeps its messages in order; `pumping` is set before the loop
+  // starts so a loop that finishes synchronously cannot leave it stuck on.
+  private pump(): void {
+    if (this.pumping || this.closed) return;
+    this.pumping = true;
+    this.drained = this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      for (let message = this.take(); message && !this.closed; message = this.take()) await this.handle(message);
+    } catch (err) {
+      this.shared.log?.warn({ err }, 'embedded database connection failed; closing it');
+      this.socket.destroy();
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /** Cuts the next whole message off the buffered input, or returns undefined. */
+  private take(): Buffer | undefined {
+    const headerBytes = this.started ? 5 : 8;
+    if (this.pendingBytes < headerBytes) return undefined;
+    if (this.pending[0]!.length < headerBytes) this.pending = [Buffer.concat(this.pending)];
+    const head = this.pending[0]!;
+    const total = this.started ? 1 + head.readInt32BE(1) : head.readInt32BE(0);
+    if (total < headerBytes || total > MAX_MESSAGE_BYTES) {
+      throw new Error(`malformed frontend message (length ${total})`);
+    }
+    if (this.pendingBytes < total) return undefined;
+    const all = this.pending.length === 1 ? head : Buffer.concat(this.pending);
+    const rest = all.subarray(total);
+    this.pending = rest.length > 0 ? [rest] : [];
+    this.pendingBytes = rest.length;
+    return all.subarray(0, total);
+  }
+
+  private async handle(message: Buffer): Promise<void> {
+    if (!this.started) {
+      const code = message.readInt32BE(4);
+      // Loopback only, so no TLS; the client carries on in plain text after 'N'.
+      if (code === SSL_REQUEST || code === GSSENC_REQUEST) return void this.socket.write('N');
+      // PGlite cannot interrupt a running statement, so cancellation is not offered.
+      if (code === CANCEL_REQUEST) return void this.socket.end();
+      if (code !== PROTOCOL_3) return void (await this.terminate('08P01', `unsupported protocol ${code}`));
+      this.started = true;
+    } else if (message[0] === TERMINATE) {
+      // Answered here: PGlite ignores it anyway, and the session is not this client's to end.
+      return void this.socket.end();
+    }
+    const { lock } = this.shared;
+    if (!(await lock.acquire(this))) return;
+    let status: number | undefined;
+    try {
+      status = await this.run(message, (data) => {
+        // Copy: the chunk is a view into PGlite's memory, reused by the next message.
+        if (this.socket.writable) this.socket.write(Buffer.from(data));
+      });
+    } finally {
+      lock.finished(this, status === IDLE);
+    }
+  }
+
+  /** Runs one message and returns the status of the last ReadyForQuery in the answer, if any. */
+  private async run(message: Uint8Array, sink: (data: Uint8Array) => void): Promise<number | undefined> {
+    const scanner = new ReadyScanner();
+    const { pglite } = this.shared;
+    await pglite.runExclusive(() =>
+      pglite.execProtocolRawStream(message, {
+        onRawData: (data) => {
+          scanner.feed(data);
+          sink(data);
+        },
+      }),
+    );
+    return scanner.status;
+  }
+
+  private async shutdown(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const { lock } = this.shared;
+    if (!lock.owns(this)) lock.release(this); // stop waiting for the session
+    await this.drained; // a statement already running in PGlite cannot be stopped
+    if (lock.owns(this)) {
+      try {
+        // Sync ends a half-sent extended-protocol batch; ROLLBACK ends an open transaction.
+        const status = await this.run(SYNC, () => {});
+        if (status !== IDLE) await this.run(ROLLBACK, () => {});
+      } catch (err) {
+        this.shared.log?.error({ err }, 'could not reset the embedded database session after a client left');
+      }
+    }
+    lock.release(this);
+    this.resolveFinished();
+  }
+}
