@@ -1,0 +1,57 @@
+import type { JobOutcome, Manager, ManagerDefinition } from './contract.ts';
+import { PermanentError } from './errors.ts';
+
+/** The `poll` functions defineManager filled in, to recognise them when a definition is re-spread. */
+const fillerPolls = new WeakSet<object>();
+
+/**
+ * Declares a manager. Fills the defaults a fire-and-forget manager relies on (it never returns
+ * imports, so `poll` and `getUploadStats` are never called; if they are, the router made a
+ * mistake and says so) and freezes the definition.
+ */
+export function defineManager<Config, Row>(definition: ManagerDefinition<Config, Row>): Manager<Config, Row> {
+  let poll = definition.poll;
+  if (!poll) {
+    poll = async () => {
+      throw new PermanentError(`manager "${definition.name}" is fire-and-forget and has no imports to poll`);
+    };
+    fillerPolls.add(poll);
+  }
+  const manager: Manager<Config, Row> = {
+    ...definition,
+    limits: { ...(definition.limits ?? {}) },
+    tuningDefaults: { ...(definition.tuningDefaults ?? {}) },
+    // Also true for a definition spread from a fire-and-forget manager: it carries that one's filler.
+    fireAndForget: fillerPolls.has(poll),
+    poll,
+    getUploadStats:
+      definition.getUploadStats ??
+      (async (_open, jobs): Promise<JobOutcome[]> => jobs.map((job) => ({ jobId: job.jobId, kind: 'succeeded' as const }))),
+  };
+  return Object.freeze(manager);
+}
+
+/** Marks every job of a batch succeeded: the usual result of a fire-and-forget upload. */
+export function allSucceeded(jobIds: readonly string[]): { outcomes: JobOutcome[] } {
+  return { outcomes: jobIds.map((jobId) => ({ jobId, kind: 'succeeded' as const })) };
+}
+
+/** The problems with a value that claims to be a manager definition; empty when it is sound. */
+export function definitionProblems(value: unknown): string[] {
+  if (typeof value !== 'object' || value === null) return ['the default export is not an object made with defineManager()'];
+  const def = value as Record<string, unknown>;
+  const problems: string[] = [];
+  if (typeof def.name !== 'string' || !/^[a-z][a-z0-9-]*$/.test(def.name)) {
+    problems.push('"name" must be lower-case letters, digits and dashes');
+  }
+  if (typeof def.description !== 'string') problems.push('"description" must be a string');
+  const schema = def.configSchema as Record<string, unknown> | undefined;
+  if (typeof schema?.parse !== 'function') problems.push('"configSchema" must be made with configSchema()');
+  for (const fn of ['transform', 'upload']) {
+    if (typeof def[fn] !== 'function') problems.push(`"${fn}" must be a function`);
+  }
+  for (const fn of ['poll', 'getUploadStats', 'createSession', 'closeSession', 'cancelImport']) {
+    if (def[fn] !== undefined && typeof def[fn] !== 'function') problems.push(`"${fn}" must be a function when present`);
+  }
+  return problems;
+}

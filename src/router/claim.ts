@@ -1,0 +1,82 @@
+/**
+ * Claiming the next upload of a destination. One short transaction per claim, serialized per
+ * destination across processes by an advisory lock so the concurrency limits (uploads in flight,
+ * open vendor imports) are checked and taken atomically; the job rows themselves are taken with
+ * SKIP LOCKED. Uploads waiting for a whole-upload retry go before new batches.
+ */
+import { sql } from 'kysely';
+import { claimJobsOfUpload, claimReadyJobs, readyBacklog, type ClaimedJob } from '../db/jobs.repository.ts';
+import { countOpenImports } from '../db/imports.repository.ts';
+import {
+  claimRetryUpload,
+  countUploading,
+  createUpload,
+  endUploadAttempt,
+  setUploadSize,
+} from '../db/uploads.repository.ts';
+import type { ActiveDestination, RouterContext } from './types.ts';
+
+export type ClaimResult =
+  | {
+      readonly kind: 'claimed';
+      readonly uploadId: string;
+      readonly attempt: number;
+      /** When the upload was first created; the same on every retry. */
+      readonly createdAt: Date;
+      readonly jobs: ClaimedJob[];
+    }
+  /** Limits reached: wait until an upload or import finishes. */
+  | { readonly kind: 'at-capacity' }
+  /** Nothing to send yet; `wakeInMs` says when a partial batch becomes due (if known). */
+  | { readonly kind: 'idle'; readonly wakeInMs: number | null };
+
+export async function claimNextUpload(ctx: RouterContext, destination: ActiveDestination): Promise<ClaimResult> {
+  const { tuning, manager } = destination;
+  const lease = { owner: ctx.workerId, ms: ctx.leaseMs };
+  return ctx.db.transaction().execute(async (trx) => {
+    await sql`SELECT pg_advisory_xact_lock(hashtext(${`batch-router:claim:${destination.id}`}))`.execute(trx);
+    const uploading = await countUploading(trx, destination.id);
+    if (uploading >= tuning.uploadConcurrency) return { kind: 'at-capacity' } as const;
+    const maxImports = manager.limits.maxConcurrentImports;
+    if (maxImports !== undefined && uploading + (await countOpenImports(trx, destination.id)) >= maxImports) {
+      return { kind: 'at-capacity' } as const;
+    }
+
+    const retry = await claimRetryUpload(trx, destination.id, lease);
+    if (retry) {
+      const jobs = await claimJobsOfUpload(trx, retry.id);
+      if (jobs.length > 0) return { kind: 'claimed', uploadId: retry.id, attempt: retry.attempt, createdAt: retry.created_at, jobs } as const;
+      // Every job left the upload meanwhile (cancelled): nothing to resend.
+      await endUploadAttempt(trx, { uploadId: retry.id, owner: lease.owner, attempt: retry.attempt, state: 'finished' });
+    }
+
+    const backlog = await readyBacklog(trx, destination.id, tuning.maxEventsPerUpload);
+    if (backlog.ready === 0) {
+      return { kind: 'idle', wakeInMs: backlog.nextReadyInMs } as const;
+    }
+    const waitedMs = backlog.oldestWaitMs;
+    const full = backlog.ready >= tuning.maxEventsPerUpload;
+    if (!full && waitedMs < tuning.uploadIntervalMs) {
+      return { kind: 'idle', wakeInMs: tuning.uploadIntervalMs - waitedMs } as const;
+    }
+
+    const { id: uploadId, createdAt } = await createUpload(trx, { destinationId: destination.id, manager: manager.name, lease });
+    const jobs = await claimReadyJobs(trx, {
+      destinationId: destination.id,
+      uploadId,
+      limit: tuning.maxEventsPerUpload,
+      maxBytes: tuning.maxBytesPerUpload,
+    });
+    if (jobs.length === 0) {
+      // Another process took them between the count and the claim; roll the empty upload back.
+      throw new EmptyClaim();
+    }
+    await setUploadSize(trx, uploadId, jobs.length, 0);
+    return { kind: 'claimed', uploadId, attempt: 1, createdAt, jobs } as const;
+  }).catch((error: unknown) => {
+    if (error instanceof EmptyClaim) return { kind: 'idle', wakeInMs: 0 } as const;
+    throw error;
+  });
+}
+
+class EmptyClaim extends Error {}

@@ -1,0 +1,83 @@
+/**
+ * Applying per-job outcomes (from `upload` or `getUploadStats`) to the database: one set-based
+ * statement per outcome kind, all under the caller's transaction and guard. Also the check that a
+ * manager accounted for every job exactly once, which turns a manager bug into readable retries
+ * instead of lost or double-counted jobs.
+ */
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { ImportHandle, JobOutcome } from '../manager/contract.ts';
+import type { Database } from '../db/schema.ts';
+import { markAborted, markSucceeded, scheduleRetries, snooze, type JobGuard } from '../db/jobs.transitions.ts';
+import type { RetryPolicy } from '../db/retry-policy.ts';
+import { redactText } from '../logger.ts';
+
+export const MISSING_OUTCOME = 'manager did not report an outcome for this job';
+
+/**
+ * Keeps the first verdict for each expected job, drops (and logs) verdicts about jobs that are not
+ * in the batch, and adds a retry for every expected job the manager forgot.
+ */
+export function reconcileOutcomes(
+  expected: readonly string[],
+  outcomes: readonly JobOutcome[],
+  imports: readonly ImportHandle[],
+  log: Logger,
+): { outcomes: JobOutcome[]; imports: ImportHandle[] } {
+  const pending = new Set(expected);
+  const keptImports: ImportHandle[] = [];
+  let strays = 0;
+  for (const handle of imports) {
+    const jobs = handle.jobs.filter((job) => (pending.delete(job.jobId) ? true : (strays++, false)));
+    if (jobs.length > 0) keptImports.push({ handle: handle.handle, jobs });
+  }
+  const kept: JobOutcome[] = [];
+  for (const outcome of outcomes) {
+    if (pending.delete(outcome.jobId)) kept.push(outcome);
+    else strays++;
+  }
+  if (strays > 0) log.warn({ strays }, 'manager reported outcomes for jobs not in the batch or twice; ignored them');
+  if (pending.size > 0) log.warn({ missing: pending.size }, MISSING_OUTCOME);
+  for (const jobId of pending) kept.push({ jobId, kind: 'retry', reason: MISSING_OUTCOME });
+  return { outcomes: kept, imports: keptImports };
+}
+
+export interface AppliedCounts {
+  succeeded: number;
+  aborted: number;
+  retried: number;
+  snoozed: number;
+}
+
+/** Writes outcomes under `guard`; jobs that retry leave their upload and join a later batch. */
+export async function applyOutcomes(
+  db: Kysely<Database>,
+  guard: JobGuard,
+  outcomes: readonly JobOutcome[],
+  policy: RetryPolicy,
+  secrets: readonly string[],
+): Promise<AppliedCounts> {
+  const clean = (text: string) => redactText(text, secrets);
+  const succeeded: Array<{ jobId: string; warning?: string }> = [];
+  const aborted: Array<{ jobId: string; reason: string }> = [];
+  const retries: Array<{ jobId: string; error: string; retryAfterMs?: number }> = [];
+  const snoozes: Array<{ jobId: string; reason: string; retryAfterMs: number }> = [];
+  for (const o of outcomes) {
+    if (o.kind === 'succeeded') succeeded.push({ jobId: o.jobId, ...(o.warning ? { warning: clean(o.warning) } : {}) });
+    else if (o.kind === 'aborted') aborted.push({ jobId: o.jobId, reason: clean(o.reason || 'aborted by the manager') });
+    else if (o.kind === 'retry') retries.push({ jobId: o.jobId, error: clean(o.reason), ...retryAfter(o.retryAfterMs) });
+    else snoozes.push({ jobId: o.jobId, reason: clean(o.reason), retryAfterMs: Math.max(0, o.retryAfterMs) });
+  }
+  const counts: AppliedCounts = { succeeded: 0, aborted: 0, retried: 0, snoozed: 0 };
+  counts.succeeded = await markSucceeded(db, guard, succeeded);
+  counts.aborted = await markAborted(db, guard, aborted);
+  const retried = await scheduleRetries(db, guard, retries, policy, false);
+  counts.retried = retried.retried;
+  counts.aborted += retried.aborted;
+  counts.snoozed = await snooze(db, guard, snoozes, false);
+  return counts;
+}
+
+function retryAfter(ms: number | undefined): { retryAfterMs?: number } {
+  return ms !== undefined && Number.isFinite(ms) && ms > 0 ? { retryAfterMs: ms } : {};
+}

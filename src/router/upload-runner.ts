@@ -1,0 +1,172 @@
+/**
+ * One send of one upload: read payloads, transform each job (a bad event aborts only itself),
+ * stream rows to a staging file, call the manager, then record the outcome, the import handles and
+ * every job transition in ONE transaction that first re-checks this worker still owns the upload.
+ */
+import type { Logger } from 'pino';
+import type { JobOutcome, UploadResult } from '../manager/contract.ts';
+import { classify, toError } from '../manager/errors.ts';
+import { readPayloads } from '../db/job-payloads.repository.ts';
+import { markAborted, markImporting, scheduleRetries, snooze } from '../db/jobs.transitions.ts';
+import { insertImports } from '../db/imports.repository.ts';
+import { endUploadAttempt, finishSettledUploads, setUploadSize } from '../db/uploads.repository.ts';
+import { backoffRangeMs } from '../db/retry-policy.ts';
+import { redactText } from '../logger.ts';
+import { removeStagingFile, stagedBatch, stagingPath, writeStagingFile, type StagedEntry } from './staging.ts';
+import { applyOutcomes, reconcileOutcomes } from './outcomes.ts';
+import { callSignal } from './call-signal.ts';
+import type { ClaimedJob } from '../db/jobs.repository.ts';
+import type { ActiveDestination, RouterContext } from './types.ts';
+
+export interface ClaimedUpload {
+  readonly uploadId: string;
+  readonly attempt: number;
+  readonly createdAt: Date;
+  readonly jobs: readonly ClaimedJob[];
+}
+
+export async function runUpload(
+  ctx: RouterContext,
+  destination: ActiveDestination,
+  claim: ClaimedUpload,
+  leaseLost: AbortSignal,
+): Promise<void> {
+  const log = ctx.log.child({ destinationId: destination.id, uploadId: claim.uploadId, attempt: claim.attempt });
+  const guard = { state: 'executing', uploadId: claim.uploadId } as const;
+  const { rejected, entries } = await transformJobs(ctx, destination, claim.jobs);
+  const rejectedIds = new Set(rejected.map((r) => r.jobId));
+  const file = await writeStagingFile(stagingPath(ctx.stagingDir, destination.id, claim.uploadId), entries);
+  try {
+    let result: UploadResult | undefined;
+    let failure: ReturnType<typeof classify> | undefined;
+    if (file.jobIds.length > 0) {
+      const deadline = Date.now() + destination.tuning.uploadTimeoutMs;
+      const signal = callSignal(ctx.hardStop, leaseLost, deadline);
+      try {
+        result = await destination.manager.upload(stagedBatch(file, {
+          uploadId: claim.uploadId,
+          destinationId: destination.id,
+          uploadAttempt: claim.attempt,
+          createdAt: claim.createdAt.getTime(),
+        }), {
+          config: destination.config,
+          destinationId: destination.id,
+          signal: signal.signal,
+          deadline,
+          log,
+          session: destination.session,
+        });
+      } catch (error) {
+        failure = classify(error);
+        log.warn({ err: toError(error), action: failure.action }, 'upload failed');
+      } finally {
+        signal.dispose();
+      }
+    }
+    const recorded = await ctx.db.transaction().execute(async (trx) => {
+      const secrets = destination.secrets;
+      if (failure) {
+        const sent = { ...claim, jobs: claim.jobs.filter((j) => !rejectedIds.has(j.id)) };
+        if (!(await recordWholeFailure(trx, destination, sent, ctx.workerId, failure, file.bytes, log))) return false;
+        await markAborted(trx, guard, rejected);
+        await finishSettledUploads(trx, [claim.uploadId]);
+        return true;
+      }
+      const reconciled = reconcileOutcomes(file.jobIds, result?.outcomes ?? [], result?.imports ?? [], log);
+      const state = reconciled.imports.length > 0 ? 'importing' : 'finished';
+      if (!(await endUploadAttempt(trx, { uploadId: claim.uploadId, owner: ctx.workerId, attempt: claim.attempt, state }))) {
+        return false;
+      }
+      await markAborted(trx, guard, rejected);
+      await setUploadSize(trx, claim.uploadId, claim.jobs.length, file.bytes);
+      const importIds = await insertImports(trx, {
+        uploadId: claim.uploadId,
+        destinationId: destination.id,
+        handles: reconciled.imports.map((i) => i.handle),
+        firstPollInMs: destination.tuning.pollIntervalMs,
+      });
+      await markImporting(
+        trx,
+        claim.uploadId,
+        reconciled.imports.flatMap((imp, index) =>
+          imp.jobs.map((job) => ({ jobId: job.jobId, importId: importIds[index]!, correlationKey: job.correlationKey })),
+        ),
+      );
+      const counts = await applyOutcomes(trx, guard, reconciled.outcomes, destination.tuning, secrets);
+      log.info({ jobs: claim.jobs.length, rejected: rejected.length, imports: importIds.length, ...counts }, 'upload recorded');
+      return true;
+    });
+    if (!recorded) log.warn('lost the lease on this upload before recording it; another worker owns it now, nothing recorded');
+  } finally {
+    await removeStagingFile(file.path);
+  }
+}
+
+async function transformJobs(
+  ctx: RouterContext,
+  destination: ActiveDestination,
+  jobs: readonly ClaimedJob[],
+): Promise<{ rejected: Array<{ jobId: string; reason: string }>; entries: StagedEntry[] }> {
+  const payloads = await readPayloads(ctx.db, jobs.map((j) => j.id));
+  const rejected: Array<{ jobId: string; reason: string }> = [];
+  const entries: StagedEntry[] = [];
+  const maxRowBytes = destination.manager.limits.maxRowBytes;
+  for (const job of jobs) {
+    const event = payloads.get(job.id);
+    if (event === undefined) {
+      rejected.push({ jobId: job.id, reason: 'event payload is missing from the database' });
+      continue;
+    }
+    try {
+      const row = destination.manager.transform({ jobId: job.id, event, attempt: job.attempts }, destination.config);
+      if (maxRowBytes !== undefined && Buffer.byteLength(JSON.stringify(row)) > maxRowBytes) {
+        rejected.push({ jobId: job.id, reason: `event is larger than ${maxRowBytes} bytes after transformation, the most ${destination.manager.name} accepts for one record` });
+        continue;
+      }
+      entries.push({ jobId: job.id, row });
+    } catch (error) {
+      rejected.push({ jobId: job.id, reason: `invalid event: ${redactText(toError(error).message, destination.secrets)}` });
+    }
+  }
+  return { rejected, entries };
+}
+
+/** The whole send failed: retry the upload as a unit, snooze it, or abort its jobs. */
+async function recordWholeFailure(
+  trx: RouterContext['db'],
+  destination: ActiveDestination,
+  claim: ClaimedUpload,
+  owner: string,
+  failure: ReturnType<typeof classify>,
+  bytes: number,
+  log: Logger,
+): Promise<boolean> {
+  const guard = { state: 'executing', uploadId: claim.uploadId } as const;
+  const message = redactText(failure.message, destination.secrets);
+  const jobIds = claim.jobs.map((j) => j.id);
+  if (failure.action === 'abort' || failure.action === 'config') {
+    const ok = await endUploadAttempt(trx, { uploadId: claim.uploadId, owner, attempt: claim.attempt, state: 'finished', error: message });
+    if (ok) await markAborted(trx, guard, jobIds.map((jobId) => ({ jobId, reason: message })));
+    return ok;
+  }
+  const range = backoffRangeMs(destination.tuning, claim.attempt);
+  const delayMs =
+    failure.action === 'snooze'
+      ? failure.retryAfterMs ?? range.max
+      : Math.max(failure.retryAfterMs ?? 0, range.min + Math.random() * (range.max - range.min));
+  const ok = await endUploadAttempt(trx, {
+    uploadId: claim.uploadId, owner, attempt: claim.attempt, state: 'retry_wait', error: message, retryAfterMs: delayMs,
+  });
+  if (!ok) return false;
+  await setUploadSize(trx, claim.uploadId, claim.jobs.length, bytes);
+  if (failure.action === 'snooze') {
+    await snooze(trx, guard, jobIds.map((jobId) => ({ jobId, reason: message, retryAfterMs: delayMs })), true);
+  } else {
+    const { aborted } = await scheduleRetries(trx, guard, jobIds.map((jobId) => ({ jobId, error: message })), destination.tuning, true);
+    if (aborted > 0) log.warn({ aborted }, 'jobs gave up: attempt limit and retry window both exhausted');
+  }
+  await finishSettledUploads(trx, [claim.uploadId]);
+  return true;
+}
+
+export type { JobOutcome };

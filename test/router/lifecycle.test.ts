@@ -1,0 +1,116 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sql } from 'kysely';
+import { insertJobs } from '../../src/db/jobs.repository.ts';
+import { startDaemon, type Daemon } from '../../src/daemon.ts';
+import { loadConfig } from '../../src/config.ts';
+import { createTestDatabase } from '../helpers/database.ts';
+import { waitFor } from '../helpers/wait-for.ts';
+import { sampleEvents, silentLog, startRouter } from '../helpers/router.ts';
+import { scriptedManager, testDestination } from '../helpers/scripted-manager.ts';
+import type { Router } from '../../src/router/router.ts';
+
+type TestDb = Awaited<ReturnType<typeof createTestDatabase>>;
+
+describe('router lifecycle', () => {
+  let t: TestDb;
+  let router: Router | undefined;
+  let daemon: Daemon | undefined;
+  beforeEach(async () => {
+    t = await createTestDatabase();
+  });
+  afterEach(async () => {
+    await router?.stop();
+    await daemon?.stop();
+    router = undefined;
+    daemon = undefined;
+    await t.close();
+  });
+
+  it('aborts a stuck upload after the grace period and keeps its jobs for a retry of the same upload', async () => {
+    const { manager, uploads } = scriptedManager({
+      upload: (_batch, ctx) =>
+        new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason), { once: true })),
+    });
+    await insertJobs(t.db, 'dest-1', sampleEvents(3));
+    router = startRouter(t.db, [testDestination(manager)], { shutdownGraceMs: 200 });
+    await waitFor(() => uploads.length === 1, { message: 'the upload starts' });
+    const started = Date.now();
+    await router.stop();
+    router = undefined;
+    expect(Date.now() - started).toBeGreaterThanOrEqual(190);
+    const upload = await t.db.selectFrom('br_uploads').selectAll().executeTakeFirstOrThrow();
+    expect(upload.state).toBe('retry_wait');
+    expect(upload.last_error).toContain('shutting down');
+    const jobs = await t.db.selectFrom('br_jobs').selectAll().execute();
+    expect(jobs.every((j) => j.state === 'waiting' && j.upload_id === upload.id)).toBe(true);
+  });
+
+  it('serves healthy destinations while aborting the jobs of a broken one with a reason naming the field', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'br-daemon-'));
+    const out = join(dir, 'out');
+    mkdirSync(out);
+    const file = join(dir, 'destinations.json');
+    writeFileSync(
+      file,
+      JSON.stringify([
+        { id: 'files', manager: 'local-files', config: { directory: out, format: 'ndjson' } },
+        { id: 'broken-hook', manager: 'webhook', config: { url: 'not a url' } },
+      ]),
+    );
+    await insertJobs(t.db, 'files', sampleEvents(3));
+    await insertJobs(t.db, 'broken-hook', sampleEvents(2));
+    const config = loadConfig({
+      DATABASE_URL: t.url,
+      BATCH_ROUTER_DESTINATIONS_FILE: file,
+      BATCH_ROUTER_DATA_DIR: join(dir, 'data'),
+      BATCH_ROUTER_SWEEP_INTERVAL_MS: '100',
+      BATCH_ROUTER_IDLE_POLL_MS: '20',
+      BATCH_ROUTER_UPLOAD_INTERVAL_MS: '0',
+    });
+    daemon = await startDaemon({
+      config,
+      env: {},
+      log: silentLog,
+      database: { db: t.db, pool: t.pool, displayUrl: 'test', embedded: false, close: async () => {} },
+    });
+    expect(daemon.destinations.find((d) => d.id === 'broken-hook')?.error).toMatch(/broken-hook.*url/);
+    await waitFor(async () => {
+      const { rows } = await sql<{ n: string }>`SELECT count(*) AS n FROM br_jobs WHERE state IN ('succeeded', 'aborted')`.execute(t.db);
+      return Number(rows[0]!.n) === 5;
+    }, { message: 'healthy jobs delivered, broken ones aborted' });
+    const broken = await t.db.selectFrom('br_jobs').selectAll().where('destination_id', '=', 'broken-hook').execute();
+    expect(broken.every((j) => j.state === 'aborted' && /url/.test(j.reason ?? ''))).toBe(true);
+    const files = await t.db.selectFrom('br_jobs').selectAll().where('destination_id', '=', 'files').execute();
+    expect(files.every((j) => j.state === 'succeeded')).toBe(true);
+  });
+
+  it('refuses to start when a manager directory is malformed, naming the directory', async () => {
+    const managers = mkdtempSync(join(tmpdir(), 'br-managers-'));
+    mkdirSync(join(managers, 'half-done'));
+    writeFileSync(join(managers, 'half-done', 'index.ts'), 'export default { name: "half-done" };\n');
+    const config = loadConfig({ DATABASE_URL: t.url, BATCH_ROUTER_DESTINATIONS_FILE: join(managers, 'none.json') });
+    await expect(
+      startDaemon({ config, env: {}, log: silentLog, managersDir: managers, database: { db: t.db, pool: t.pool, displayUrl: 'test', embedded: false, close: async () => {} } }),
+    ).rejects.toThrow(/half-done.*"transform" must be a function/);
+  });
+
+  it('retention deletes finished jobs older than the age in bounded batches, payloads included', async () => {
+    const ids = await insertJobs(t.db, 'dest-1', sampleEvents(25));
+    const old = ids.slice(0, 20);
+    await sql`UPDATE br_jobs SET state = 'succeeded', finished_at = now() - interval '2 days' WHERE id = ANY(${old}::bigint[])`.execute(t.db);
+    await sql`UPDATE br_jobs SET state = 'aborted', finished_at = now() WHERE id = ${ids[20]!}::bigint`.execute(t.db);
+    const { manager } = scriptedManager();
+    router = startRouter(t.db, [testDestination(manager, 'idle-dest')], { retentionMaxAgeMs: 86_400_000, retentionBatchSize: 7, sweepIntervalMs: 50 });
+    await waitFor(async () => {
+      const { rows } = await sql<{ n: string }>`SELECT count(*) AS n FROM br_jobs`.execute(t.db);
+      return Number(rows[0]!.n) === 5;
+    }, { message: 'the 20 old finished jobs are deleted' });
+    const { rows } = await sql<{ n: string }>`SELECT count(*) AS n FROM br_job_payloads`.execute(t.db);
+    expect(Number(rows[0]!.n)).toBe(5);
+    const left = await t.db.selectFrom('br_jobs').select(['id', 'state']).orderBy('id').execute();
+    expect(left.map((j) => j.id)).toEqual(ids.slice(20));
+  });
+});
