@@ -1,0 +1,95 @@
+/**
+ * `batch-router start`: the daemon. Logs go to stdout (this is the long-running process a
+ * collector reads); the process exits 0 after a graceful stop on SIGTERM/SIGINT.
+ *
+ * The HTTP API runs in this same process as a {@link Companion}, next to the router, so it shares
+ * the database pool and stops before the router does. `--no-api` and `--api-only` split the two
+ * roles across processes that share one database.
+ */
+import { startApi } from '../../api/index.ts';
+import type { AppConfig } from '../../config.ts';
+import { startDaemon, runUntilSignalled, type Daemon } from '../../daemon.ts';
+import { createLogger, type Logger } from '../../logger.ts';
+import { toError } from '../../manager/errors.ts';
+import { optFlag } from '../args.ts';
+import { CliError, EXIT, UsageError, type Command } from '../command.ts';
+import { describeError } from '../context.ts';
+
+/** Something that runs alongside the router in the daemon process, such as the HTTP API. */
+export interface Companion {
+  /** Stops accepting work and releases what it holds; called before the router stops. */
+  stop(): Promise<void>;
+}
+
+export type CompanionFactory = (context: {
+  daemon: Daemon;
+  config: AppConfig;
+  env: Readonly<Record<string, string>>;
+  log: Logger;
+}) => Promise<Companion>;
+
+/** The HTTP API on PORT, sharing the daemon's database and destinations. */
+export const apiCompanion: CompanionFactory = ({ daemon, config, log }) =>
+  startApi({ db: daemon.database.db, log, config, destinations: daemon.destinations, router: daemon.router });
+
+/** Started in order after the router, stopped in reverse order before it. */
+export const companions: CompanionFactory[] = [apiCompanion];
+
+export const startCommand: Command = {
+  name: 'start',
+  help: `batch-router start [--no-migrate] [--no-api | --api-only]
+
+Runs the daemon: delivers waiting jobs of every enabled, valid destination and serves the HTTP API
+on PORT until SIGTERM or SIGINT, then stops the API, finishes in-flight uploads (up to
+BATCH_ROUTER_SHUTDOWN_GRACE_MS) and exits 0. A second signal exits at once. Configuration comes
+from the environment (see README).
+
+options:
+  --no-migrate   do not apply pending migrations on start (same as BATCH_ROUTER_AUTO_MIGRATE=false);
+                 the daemon then refuses to run against an out-of-date schema
+  --no-api       deliver only: no HTTP API (and so no callbacks) in this process
+  --api-only     serve the API (and send callbacks) only: no deliveries in this process`,
+  options: { 'no-migrate': { type: 'boolean' }, 'no-api': { type: 'boolean' }, 'api-only': { type: 'boolean' } },
+  positionals: [0, 0],
+  async run(input, ctx) {
+    const loaded = ctx.config();
+    const config: AppConfig = optFlag(input, 'no-migrate') ? Object.freeze({ ...loaded, autoMigrate: false }) : loaded;
+    const noApi = optFlag(input, 'no-api');
+    const apiOnly = optFlag(input, 'api-only');
+    if (noApi && apiOnly) throw new UsageError('--no-api and --api-only exclude each other: a process needs at least one role');
+    const log = createLogger(config);
+    let daemon: Daemon;
+    try {
+      daemon = await startDaemon({ config, env: ctx.env, log, runRouter: !apiOnly });
+    } catch (error) {
+      // Logged for the collector and printed by main for whoever ran the command by hand.
+      log.fatal({ err: toError(error) }, 'batch-router could not start');
+      throw new CliError(`could not start: ${describeError(error)}`, EXIT.failure, { cause: error });
+    }
+
+    const running: Companion[] = [];
+    try {
+      for (const factory of noApi ? companions.filter((c) => c !== apiCompanion) : companions) running.push(await factory({ daemon, config, env: ctx.env, log }));
+    } catch (error) {
+      log.fatal({ err: toError(error) }, 'a companion of the router could not start; stopping');
+      await stopAll(running, log);
+      await daemon.stop();
+      throw new CliError(`could not start: ${describeError(error)}`, EXIT.failure, { cause: error });
+    }
+
+    // runUntilSignalled stops what it is given; companions must stop first, so wrap the daemon.
+    const stopEverything = async () => {
+      await stopAll(running, log);
+      await daemon.stop();
+    };
+    await runUntilSignalled({ ...daemon, stop: stopEverything }, log);
+    log.info('batch-router stopped');
+    return EXIT.ok;
+  },
+};
+
+async function stopAll(running: Companion[], log: Logger): Promise<void> {
+  for (const companion of [...running].reverse()) {
+    await companion.stop().catch((error) => log.warn({ err: toError(error) }, 'stopping a companion failed'));
+  }
+}
