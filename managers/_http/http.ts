@@ -1,0 +1,57 @@
+/**
+ * HTTP helpers shared by the managers that talk to a vendor over HTTP (moved here from the
+ * webhook manager). A directory starting with `_` is skipped by manager discovery, so this is a
+ * plain module. Targets are shown without their query string and vendor text can be passed
+ * through a redactor, so secrets stay out of messages.
+ */
+
+/**
+ * `Retry-After` as milliseconds from now: delta-seconds or an HTTP date (RFC 9110 §10.2.3).
+ * Undefined when absent or unreadable, so the router's own backoff applies.
+ */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (value === null) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  const at = Date.parse(trimmed);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** Up to `maxBytes` of the response body as text; the rest is discarded unread. */
+export async function readCapped(response: Response, maxBytes: number): Promise<string> {
+  if (!response.body) return '';
+  const reader = response.body.getReader();
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  while (size < maxBytes) {
+    const { done, value } = await reader.read();
+    if (done) return Buffer.concat(parts).toString('utf8');
+    parts.push(value);
+    size += value.byteLength;
+  }
+  await reader.cancel();
+  return Buffer.concat(parts).subarray(0, maxBytes).toString('utf8');
+}
+
+/** Origin and path only: a query string may carry a token and must not reach error messages. */
+export function describeTarget(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.origin}${parsed.pathname}`;
+}
+
+/**
+ * Replaces each secret (and the token part of "Scheme token" values) wherever it appears, for
+ * vendor answers that echo a credential back.
+ */
+export function secretRedactor(values: Iterable<string | undefined>): (text: string) => string {
+  const secrets = new Set<string>();
+  for (const value of values) {
+    if (!value) continue;
+    secrets.add(value.trim());
+    const token = value.trim().split(/\s+/).pop();
+    if (token) secrets.add(token);
+  }
+  // Very short values would turn ordinary words into "[redacted]" and protect nothing.
+  const list = [...secrets].filter((secret) => secret.length >= 4).sort((a, b) => b.length - a.length);
+  return (text) => list.reduce((out, secret) => out.split(secret).join('[redacted]'), text);
+}

@@ -1,0 +1,114 @@
+/**
+ * Klaviyo's HTTP surface as this manager uses it: authenticated JSON:API requests paced by the
+ * session's token bucket, and the mapping from Klaviyo's answers to the router's typed errors.
+ * The API key travels only in the Authorization header; anything Klaviyo echoes is redacted.
+ */
+import type { CallContext } from '../../src/manager/contract.ts';
+import { ConfigError, PermanentError, RetryableError } from '../../src/manager/errors.ts';
+import { isRetryableStatus, readAnswer } from '../_http/answer.ts';
+import { secretRedactor } from '../_http/http.ts';
+import { excerpt, send } from '../_http/request.ts';
+import { TokenBucket } from '../_http/token-bucket.ts';
+import type { KlaviyoConfig } from './config.ts';
+
+export const JOBS_PATH = '/api/profile-bulk-import-jobs';
+/** Per request; a bulk import is accepted or refused in seconds, far below the upload deadline. */
+const REQUEST_TIMEOUT_MS = 60_000;
+/** Without a Retry-After, a 429 pauses this destination's requests for this long. */
+const DEFAULT_THROTTLE_MS = 1_000;
+const MEDIA_TYPE = 'application/vnd.api+json';
+
+/** Per destination and process: the rate limiter every call shares. */
+export interface KlaviyoSession {
+  readonly bucket: TokenBucket;
+}
+
+export function createKlaviyoSession(config: KlaviyoConfig): KlaviyoSession {
+  return { bucket: new TokenBucket({ perMinute: config.rateLimitPerMinute, burst: config.rateLimitBurst }) };
+}
+
+/** One JSON:API error object, as Klaviyo sends them in `errors[]`. */
+export interface KlaviyoError {
+  readonly code?: string;
+  readonly title?: string;
+  readonly detail?: string;
+  readonly source?: { readonly pointer?: string; readonly parameter?: string };
+}
+
+export interface KlaviyoResponse {
+  readonly status: number;
+  readonly body: unknown;
+  readonly errors: readonly KlaviyoError[];
+  readonly retryAfterMs: number | undefined;
+  /** The raw (redacted) body, for messages when it is not JSON. */
+  readonly text: string;
+}
+
+/** `path` is relative to `baseUrl`, or an absolute URL on the same origin (a `links.next`). */
+export async function klaviyoRequest(
+  ctx: CallContext<KlaviyoConfig>,
+  method: 'GET' | 'POST',
+  path: string,
+  body?: string,
+): Promise<KlaviyoResponse> {
+  const { config } = ctx;
+  const url = path.startsWith('/') ? `${config.baseUrl}${path}` : path;
+  const headers = new Headers({
+    authorization: `Klaviyo-API-Key ${config.apiKey}`,
+    revision: config.revision,
+    accept: MEDIA_TYPE,
+    'user-agent': 'batch-router-klaviyo-bulk-import/1',
+  });
+  if (body !== undefined) headers.set('content-type', MEDIA_TYPE);
+  const session = ctx.session as KlaviyoSession | undefined;
+  // Without a session (a caller outside the router) there is no shared limiter to honour.
+  await session?.bucket.take(ctx.signal);
+  const redact = secretRedactor([config.apiKey]);
+  const response = await send({
+    label: `Klaviyo ${method}`,
+    url,
+    init: { method, headers, ...(body !== undefined ? { body } : {}) },
+    signal: ctx.signal,
+    timeoutMs: REQUEST_TIMEOUT_MS,
+    redact,
+  });
+  const answer = await readAnswer(response, redact);
+  if (answer.status === 429) session?.bucket.holdFor(answer.retryAfterMs ?? DEFAULT_THROTTLE_MS);
+  return { status: answer.status, body: answer.json, errors: errorsOf(answer.json), retryAfterMs: answer.retryAfterMs, text: answer.text };
+}
+
+/**
+ * The typed error for an unsuccessful answer to `what` ("creating an import job"): 429/5xx retry
+ * after Retry-After, 401/403 name the key, redirects name the base URL, other 4xx are permanent.
+ */
+export function klaviyoFailure(response: KlaviyoResponse, what: string): Error {
+  const { status } = response;
+  const detail = describeErrors(response.errors) || excerpt(response.text);
+  const message = `Klaviyo answered ${status} to ${what}${detail ? `: ${detail}` : ''}`;
+  if (isRetryableStatus(status)) return new RetryableError(message, { retryAfterMs: response.retryAfterMs });
+  if (status === 401 || status === 403) {
+    return new ConfigError(`${message}; check that apiKey is a private key with the profiles and lists read/write scopes`, { field: 'apiKey' });
+  }
+  if (status >= 300 && status < 400) return new ConfigError(`${message}; baseUrl must be the API origin itself (https://a.klaviyo.com)`, { field: 'baseUrl' });
+  if (status === 400 && response.errors.some((e) => e.source?.parameter === 'revision' || /revision/i.test(e.detail ?? ''))) {
+    return new ConfigError(`${message}; set revision to a date Klaviyo supports`, { field: 'revision' });
+  }
+  return new PermanentError(message);
+}
+
+/** "code: detail" of each error, joined; what people read on an aborted job. */
+export function describeErrors(errors: readonly KlaviyoError[]): string {
+  return excerpt(errors.map(describeError).join('; '));
+}
+
+export function describeError(error: KlaviyoError): string {
+  const text = error.detail || error.title || 'no detail given';
+  return error.code ? `${text} (${error.code})` : text;
+}
+
+function errorsOf(body: unknown): KlaviyoError[] {
+  if (typeof body !== 'object' || body === null) return [];
+  const errors = (body as { errors?: unknown }).errors;
+  if (!Array.isArray(errors)) return [];
+  return errors.filter((e): e is KlaviyoError => typeof e === 'object' && e !== null);
+}

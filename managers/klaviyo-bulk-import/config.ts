@@ -1,0 +1,99 @@
+/**
+ * Config of a Klaviyo bulk-import destination. `apiKey` is a secret: marked for redaction, never
+ * quoted by a validation message, sent only in the Authorization header.
+ */
+import { configSchema, f } from '../../src/manager/config-schema.ts';
+
+/** Klaviyo profile attributes a mapping may fill, besides `location.*` and `properties[.*]`. */
+export const PROFILE_ATTRIBUTES = [
+  'email',
+  'phone_number',
+  'external_id',
+  'first_name',
+  'last_name',
+  'organization',
+  'locale',
+  'title',
+  'image',
+] as const;
+
+export const LOCATION_ATTRIBUTES = ['address1', 'address2', 'city', 'country', 'latitude', 'longitude', 'region', 'zip', 'timezone', 'ip'] as const;
+
+/** Identifiers in the order the correlation key prefers them (see profile.ts). */
+export const IDENTIFIERS = ['external_id', 'email', 'phone_number'] as const;
+
+const DEFAULT_MAPPING: Record<string, string> = {
+  email: 'email',
+  phone: 'phone_number',
+  userId: 'external_id',
+  firstName: 'first_name',
+  lastName: 'last_name',
+  properties: 'properties',
+};
+
+export const klaviyoConfig = configSchema({
+  apiKey: f.string({
+    doc: 'Klaviyo private API key (pk_...) with the profiles:write, profiles:read, lists:write and lists:read scopes; write "${KLAVIYO_API_KEY}".',
+    secret: true,
+  }),
+  baseUrl: f.url({ doc: 'API origin; change it only to point tests at a fake.', default: 'https://a.klaviyo.com' }),
+  revision: f.custom<string>(
+    'string',
+    { doc: 'Value of the "revision" header: the API version the requests are written for (YYYY-MM-DD).', default: '2025-01-15' },
+    (v) => (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}(\.[a-z0-9-]+)?$/.test(v) ? undefined : 'must be a date such as "2025-01-15" (optionally with a ".suffix")'),
+  ),
+  listId: f.string({ doc: 'Id of a Klaviyo list to add every imported profile to; omit to only upsert profiles.', optional: true }),
+  profileMapping: f.custom<Record<string, string>>(
+    'object of strings',
+    {
+      doc: 'Event field path → profile attribute, e.g. {"traits.email": "email", "traits.plan": "properties.plan", "traits.city": "location.city"}.',
+      default: DEFAULT_MAPPING,
+    },
+    mappingProblem,
+  ),
+  rateLimitPerMinute: f.int({
+    doc: 'Client-side steady request rate to Klaviyo per process (its documented limit for these endpoints is 150/m).',
+    default: 150,
+    min: 1,
+    max: 100_000,
+  }),
+  rateLimitBurst: f.int({
+    doc: 'Requests that may go back to back before the steady rate applies (Klaviyo documents a burst of 10/s).',
+    default: 10,
+    min: 1,
+    max: 10_000,
+  }),
+});
+
+export type KlaviyoConfig = ReturnType<typeof klaviyoConfig.parse>;
+
+/** True for a target a mapping may name. */
+export function isProfileTarget(target: string): boolean {
+  if ((PROFILE_ATTRIBUTES as readonly string[]).includes(target) || target === 'properties') return true;
+  const [head, rest, ...more] = target.split('.');
+  if (more.length > 0 || !rest) return false;
+  if (head === 'location') return (LOCATION_ATTRIBUTES as readonly string[]).includes(rest);
+  return head === 'properties';
+}
+
+function mappingProblem(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return 'must be an object of event field paths to profile attributes, such as {"traits.email": "email"}';
+  }
+  const entries = Object.entries(value);
+  if (entries.length === 0) return 'must map at least one event field; Klaviyo needs an email, phone_number or external_id';
+  const targets = new Set<string>();
+  for (const [path, target] of entries) {
+    if (path === '' || path.split('.').some((part) => part === '')) return `has the field path "${path}", which has an empty segment`;
+    if (typeof target !== 'string') return `maps "${path}" to something that is not a string`;
+    if (!isProfileTarget(target)) {
+      return `maps "${path}" to "${target}", which is not a Klaviyo profile attribute; use one of ${PROFILE_ATTRIBUTES.join(', ')}, location.<${LOCATION_ATTRIBUTES.join('|')}>, properties or properties.<name>`;
+    }
+    if (targets.has(target)) return `maps two fields to "${target}"; keep one`;
+    targets.add(target);
+  }
+  if (!IDENTIFIERS.some((id) => targets.has(id))) {
+    return `maps no field to ${IDENTIFIERS.join(', ')}; Klaviyo needs one of them to identify a profile`;
+  }
+  return undefined;
+}

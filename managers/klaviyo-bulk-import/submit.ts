@@ -1,0 +1,130 @@
+/**
+ * Creating bulk import jobs: one `POST /api/profile-bulk-import-jobs` per chunk of profiles.
+ *
+ * Klaviyo validates a request all or nothing. When its 4xx names specific profiles through
+ * `errors[].source.pointer` (`/data/attributes/profiles/data/<i>/...`), those profiles are aborted
+ * with Klaviyo's detail and the rest of the chunk is sent once more; whatever that second answer
+ * is, it is final for this upload. A 4xx that does not point at profiles only (a bad list id, a
+ * malformed body) aborts the whole chunk.
+ */
+import type { CallContext, JobOutcome, StagedRow } from '../../src/manager/contract.ts';
+import { RetryableError, classify } from '../../src/manager/errors.ts';
+import type { ChunkLimits, ChunkResult } from '../_http/chunks.ts';
+import { JOBS_PATH, describeError, klaviyoFailure, klaviyoRequest, type KlaviyoError, type KlaviyoResponse } from './api.ts';
+import type { KlaviyoConfig } from './config.ts';
+import { identityKey, type ProfileRow } from './profile.ts';
+
+/** Klaviyo's cap on profiles per import job. */
+export const MAX_PROFILES_PER_JOB = 10_000;
+/**
+ * Klaviyo's cap is 5 MB per request. Chunks stop at 4.6 MB (RudderStack's figure) so that
+ * whichever megabyte Klaviyo means, and whatever it counts, the request stays under it.
+ */
+export const MAX_REQUEST_BYTES = 4_600_000;
+
+const PROFILE_POINTER = /^\/data\/attributes\/profiles\/data\/(\d+)(?:\/|$)/;
+
+/** What `upload` persists to poll the import: the vendor job id, and a count for messages. */
+export interface KlaviyoHandle {
+  readonly klaviyoJobId: string;
+  readonly profiles: number;
+  [key: string]: string | number;
+}
+
+export function chunkLimits(config: KlaviyoConfig): ChunkLimits {
+  return { maxItems: MAX_PROFILES_PER_JOB, maxBytes: MAX_REQUEST_BYTES, envelopeBytes: Buffer.byteLength(requestBody([], config.listId)), separatorBytes: 1 };
+}
+
+/** Sends one chunk, stripping profiles Klaviyo names and resending the rest once. */
+export async function submitChunk(chunk: readonly StagedRow<ProfileRow>[], ctx: CallContext<KlaviyoConfig>): Promise<ChunkResult> {
+  const first = await klaviyoRequest(ctx, 'POST', JOBS_PATH, requestBody(chunk, ctx.config.listId));
+  if (isSuccess(first)) return created(first, chunk);
+  const named = namedProfiles(first, chunk.length);
+  if (!named) throw klaviyoFailure(first, `creating a bulk import job of ${chunk.length} profiles`);
+
+  const outcomes = abortNamed(chunk, named);
+  const rest = chunk.filter((_, i) => !named.has(i));
+  if (rest.length === 0) return { outcomes, imports: [] };
+  ctx.log.info({ rejected: named.size, resent: rest.length }, 'Klaviyo rejected some profiles; resending the rest of the chunk once');
+  try {
+    const second = await klaviyoRequest(ctx, 'POST', JOBS_PATH, requestBody(rest, ctx.config.listId));
+    if (isSuccess(second)) {
+      const result = created(second, rest);
+      return { outcomes: [...outcomes, ...result.outcomes], imports: result.imports };
+    }
+    const namedAgain = namedProfiles(second, rest.length);
+    if (!namedAgain) throw klaviyoFailure(second, `creating a bulk import job of ${rest.length} profiles (resent without rejected ones)`);
+    // Only resent once: the profiles named this time are aborted; the others did nothing wrong
+    // and go back to waiting, to travel in a later upload.
+    const reason = 'Klaviyo rejected other profiles of the same request twice; this profile will be sent again in a later upload';
+    outcomes.push(...abortNamed(rest, namedAgain), ...rest.filter((_, i) => !namedAgain.has(i)).map(({ jobId }) => retry(jobId, reason)));
+    return { outcomes, imports: [] };
+  } catch (error) {
+    // The aborted profiles above are final; the rest get the failure's verdict as outcomes.
+    const failure = classify(error);
+    for (const { jobId } of rest) {
+      outcomes.push(
+        failure.action === 'retry' || failure.action === 'snooze'
+          ? retry(jobId, failure.message, failure.retryAfterMs)
+          : { jobId, kind: 'aborted', reason: failure.message },
+      );
+    }
+    return { outcomes, imports: [] };
+  }
+}
+
+/** The JSON:API body of a bulk import job; profiles are spliced in as staged, never re-parsed. */
+export function requestBody(rows: readonly StagedRow<ProfileRow>[], listId: string | undefined): string {
+  const profiles = rows.map(({ row }) => JSON.stringify(row)).join(',');
+  const lists = listId === undefined ? '' : `,"relationships":{"lists":{"data":[{"type":"list","id":${JSON.stringify(listId)}}]}}`;
+  return `{"data":{"type":"profile-bulk-import-job","attributes":{"profiles":{"data":[${profiles}]}}${lists}}}`;
+}
+
+function isSuccess(response: KlaviyoResponse): boolean {
+  return response.status >= 200 && response.status < 300;
+}
+
+function created(response: KlaviyoResponse, rows: readonly StagedRow<ProfileRow>[]): ChunkResult {
+  const data = (response.body as { data?: { id?: unknown } } | undefined)?.data;
+  if (typeof data?.id !== 'string' || data.id === '') {
+    // Re-sending is safe: a bulk import is an upsert, so a duplicate job changes nothing.
+    throw new RetryableError(`Klaviyo answered ${response.status} to creating a bulk import job but named no job id`);
+  }
+  const handle: KlaviyoHandle = { klaviyoJobId: data.id, profiles: rows.length };
+  return {
+    outcomes: [],
+    imports: [{ handle, jobs: rows.map(({ jobId, row }) => ({ jobId, ...withKey(identityKey(row.attributes)) })) }],
+  };
+}
+
+/**
+ * Profile index → its errors, when the answer is a 4xx (not 429) and every error points into the
+ * profiles array; undefined otherwise (the request as a whole is wrong, or it is not a 4xx).
+ */
+function namedProfiles(response: KlaviyoResponse, count: number): Map<number, KlaviyoError[]> | undefined {
+  if (response.status < 400 || response.status >= 500 || response.status === 429 || response.errors.length === 0) return undefined;
+  const named = new Map<number, KlaviyoError[]>();
+  for (const error of response.errors) {
+    const match = PROFILE_POINTER.exec(error.source?.pointer ?? '');
+    const index = match ? Number(match[1]) : -1;
+    if (index < 0 || index >= count) return undefined;
+    named.set(index, [...(named.get(index) ?? []), error]);
+  }
+  return named;
+}
+
+function abortNamed(rows: readonly StagedRow<ProfileRow>[], named: Map<number, KlaviyoError[]>): JobOutcome[] {
+  return [...named].map(([index, errors]) => ({
+    jobId: rows[index]!.jobId,
+    kind: 'aborted' as const,
+    reason: `Klaviyo rejected the profile: ${errors.map(describeError).join('; ')}`,
+  }));
+}
+
+function retry(jobId: string, reason: string, retryAfterMs?: number): JobOutcome {
+  return { jobId, kind: 'retry', reason, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
+}
+
+function withKey(key: string | undefined): { correlationKey?: string } {
+  return key === undefined ? {} : { correlationKey: key };
+}
