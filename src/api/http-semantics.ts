@@ -1,0 +1,60 @@
+/**
+ * Request headers with protocol meaning: `Prefer` (RFC 7240) and `Idempotency-Key`
+ * (draft-ietf-httpapi-idempotency-key-header), plus the request hash that ties a key to one body.
+ */
+import { createHash } from 'node:crypto';
+import { ApiError } from './errors.ts';
+
+/** Longest `Prefer: wait` honoured; a client asking for more gets this much (RFC 7240 lets us). */
+export const MAX_WAIT_SECONDS = 60;
+
+export interface Preferences {
+  respondAsync: boolean;
+  /** Seconds the client is willing to wait for a final answer; 0 when not asked. */
+  waitSeconds: number;
+}
+
+/** `Prefer: respond-async, wait=10` (several headers or comma lists; unknown preferences ignored, as the RFC asks). */
+export function parsePrefer(header: string | string[] | undefined): Preferences {
+  const result: Preferences = { respondAsync: false, waitSeconds: 0 };
+  const values = header === undefined ? [] : Array.isArray(header) ? header : [header];
+  for (const item of values.flatMap((v) => v.split(','))) {
+    const [token = '', value] = item.split(';')[0]!.split('=').map((s) => s.trim().replace(/^"|"$/g, ''));
+    const name = token.toLowerCase();
+    if (name === 'respond-async') result.respondAsync = true;
+    if (name === 'wait' && value !== undefined && /^\d+$/.test(value)) result.waitSeconds = Math.min(MAX_WAIT_SECONDS, Number(value));
+  }
+  return result;
+}
+
+/** The `Idempotency-Key` header, checked: 1–255 visible ASCII characters. */
+export function idempotencyKeyOf(header: string | string[] | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  const value = Array.isArray(header) ? header.join(',') : header;
+  const key = value.trim().replace(/^"(.*)"$/, '$1');
+  if (!/^[\x21-\x7e]{1,255}$/.test(key)) {
+    throw new ApiError(400, 'invalid_request', 'Idempotency-Key must be 1 to 255 visible ASCII characters, such as a UUID', 'Idempotency-Key');
+  }
+  return key;
+}
+
+/** What makes two submits "the same request": destination and body, not their formatting. */
+export function requestHash(destinationId: string, body: unknown): string {
+  return createHash('sha256').update(destinationId).update('\n').update(JSON.stringify(body)).digest('hex');
+}
+
+// A NUL character or an unpaired surrogate survives JSON.stringify only as an escape (\u0000,
+// \ud800); PostgreSQL's jsonb refuses both. Preceded by an even run of backslashes it is an escape,
+// not the text "\\u0000".
+const UNSTORABLE = /(?<!\\)(?:\\\\)*\\u(?:0000|d[89a-f][0-9a-f]{2})/i;
+
+/** Serialises each event for `insertJobs`, refusing (with its index) any jsonb cannot store. */
+export function serialiseEvents(events: readonly unknown[]): string[] {
+  return events.map((event, index) => {
+    const text = JSON.stringify(event);
+    if (UNSTORABLE.test(text)) {
+      throw new ApiError(400, 'invalid_request', `body field "events[${index}]" contains a NUL character or an unpaired UTF-16 surrogate, which cannot be stored`, `events[${index}]`);
+    }
+    return text;
+  });
+}
