@@ -1,0 +1,65 @@
+/**
+ * Consumer of the "sql-floor" system (bench/systems/sql-floor.ts): `loops` tight loops, each on
+ * its own connection, each doing claim → POST → mark final until nothing is left to claim.
+ * Both statements autocommit: the claim's UPDATE to state 1 is what keeps the other loop away.
+ */
+import pg from 'pg';
+import { markStart, processStats, serveRunner } from '../lib/child.ts';
+import { postBatch, requiredEnv } from '../lib/post.ts';
+
+const settings = JSON.parse(requiredEnv('BENCH_SETTINGS')) as { batchSize: number; loops: number };
+const url = `${requiredEnv('BENCH_SINK_URL')}/hook`;
+const clients = Array.from({ length: settings.loops }, () => new pg.Client({ connectionString: requiredEnv('DATABASE_URL') }));
+await Promise.all(clients.map((c) => c.connect()));
+
+const CLAIM = `
+  WITH picked AS (
+    SELECT id FROM floor.jobs WHERE state = 0 ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
+  )
+  UPDATE floor.jobs j SET state = 1 FROM picked WHERE j.id = picked.id
+  RETURNING j.id::text AS id, j.payload::text AS payload`;
+const FINISH = 'UPDATE floor.jobs SET state = 2 WHERE id = ANY($1::bigint[])';
+const RETRY = 'UPDATE floor.jobs SET state = 0 WHERE id = ANY($1::bigint[])';
+const RETRY_DELAY_MS = 1000;
+
+let stopping = false;
+let running: Promise<unknown> | undefined;
+
+async function loop(client: pg.Client): Promise<void> {
+  while (!stopping) {
+    const { rows } = await client.query<{ id: string; payload: string }>({ text: CLAIM, values: [settings.batchSize], name: 'claim' });
+    if (rows.length === 0) {
+      // Burn-down: an empty claim means the backlog is gone (or the other loop holds the rest).
+      await new Promise((r) => setTimeout(r, 20));
+      continue;
+    }
+    const ids = rows.map((r) => r.id);
+    try {
+      await postBatch(url, rows.map((r) => r.payload));
+    } catch {
+      // W3: the batch goes back to waiting after RETRY_DELAY_MS (the same first delay as the
+      // other systems'), while this loop carries on with the next batch.
+      setTimeout(() => void client.query({ text: RETRY, values: [ids], name: 'retry' }).catch(() => undefined), RETRY_DELAY_MS);
+      continue;
+    }
+    await client.query({ text: FINISH, values: [ids], name: 'finish' });
+  }
+}
+
+serveRunner(settings, {
+  start: () => {
+    markStart();
+    running = Promise.all(clients.map(loop)).catch((error: unknown) => {
+      process.stderr.write(`sql-floor consumer failed: ${String(error)}\n`);
+      process.exit(1);
+    });
+  },
+  stats: () => processStats(),
+  stop: async () => {
+    const stats = processStats();
+    stopping = true;
+    await running;
+    await Promise.all(clients.map((c) => c.end()));
+    return stats;
+  },
+});

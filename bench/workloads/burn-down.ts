@@ -1,0 +1,133 @@
+/**
+ * W1 "burn-down": a backlog of N events is enqueued first (timed on its own: the ingest figure),
+ * then the consumer is started and the clock runs until every job is final in the database AND
+ * the sink has received every id. This is the catch-up case (a destination was down, or a bulk
+ * import was queued): what matters is how fast a backlog drains, not the latency of one event.
+ *
+ * Everything runs against a fresh database and a fresh sink process, so a run cannot inherit
+ * dead tuples, cached plans or counters from the one before it.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { spawnBenchChild, type BenchChild, type ProcessStats } from '../lib/child.ts';
+import { PgCpuMeter, createFreshDatabase, settle } from '../lib/pg.ts';
+import type { BurnDownSystem, PreparedSystem, RunResult } from '../lib/types.ts';
+import type { SinkReport } from '../sink-process.ts';
+import { makeEvents } from './events.ts';
+
+export interface BurnDownOptions {
+  adminUrl: string;
+  n: number;
+  /** Events per enqueue call. */
+  enqueueBatch: number;
+  /** Completion check cadence (ms); also the resolution of the measured time. */
+  pollMs: number;
+  /** Give up when nothing moves for this long (ms): a stuck system must not hang the bench. */
+  stallTimeoutMs: number;
+  progress: (line: string) => void;
+  /**
+   * W3: the sink answers 500 to this fraction of requests (seeded, so reproducible), and every
+   * system retries by its own policy (bench/README.md lists them). 0 or unset: W1.
+   */
+  sinkFailFraction?: number;
+}
+
+export async function runBurnDown(system: BurnDownSystem, options: BurnDownOptions): Promise<RunResult> {
+  const { n } = options;
+  const workDir = await mkdtemp(join(tmpdir(), 'batch-router-bench-'));
+  const fresh = await createFreshDatabase(options.adminUrl);
+  let sink: BenchChild<{ url: string }> | undefined;
+  let prepared: PreparedSystem | undefined;
+  let consumer: BenchChild<unknown> | undefined;
+  try {
+    sink = await spawnBenchChild<{ url: string }>(system.sinkScript ?? 'sink-process.ts', {
+      ...system.sinkEnv,
+      ...(options.sinkFailFraction ? { BENCH_SINK_FAIL_FRACTION: String(options.sinkFailFraction) } : {}),
+    });
+    prepared = await system.prepare(fresh.url);
+
+    // Built before the clock: the ingest figure measures the enqueue path, not JSON.stringify.
+    const events = makeEvents(n, fresh.name);
+    const enqueueStart = performance.now();
+    for (let i = 0; i < n; i += options.enqueueBatch) await prepared.enqueue(events.slice(i, i + options.enqueueBatch));
+    const enqueueSeconds = (performance.now() - enqueueStart) / 1000;
+    options.progress(`enqueued ${n} in ${enqueueSeconds.toFixed(2)} s (${Math.round(n / enqueueSeconds)}/s)`);
+    await settle(fresh.client);
+
+    consumer = await prepared.spawnConsumer({ sinkUrl: sink.ready.url, workDir });
+    const meter = new PgCpuMeter(fresh.client, fresh.name);
+    await meter.sample();
+    await sink.request('mark');
+    const started = performance.now();
+    await consumer.request('start');
+    const last = await waitUntilDone(prepared, sink, meter, options);
+    const elapsedSeconds = (last.at - started) / 1000;
+
+    // Read before stopping anything: the graceful stop is not part of the measured work.
+    const consumerStats = await consumer.request<ProcessStats>('stats');
+    await meter.sample();
+    const finalJobs = await prepared.finalCount();
+    return {
+      n,
+      enqueueSeconds,
+      enqueuePerSec: n / enqueueSeconds,
+      elapsedSeconds,
+      jobsPerSec: n / elapsedSeconds,
+      consumer: consumerStats,
+      sink: { cpuSeconds: last.sink.cpuSeconds, peakRssMb: last.sink.peakRssMb, peakRssAtStartMb: last.sink.peakRssAtStartMb },
+      pgCpuSeconds: meter.seconds(),
+      duplicates: last.sink.duplicates,
+      sinkRejected: last.sink.rejected,
+      lost: n - last.sink.unique,
+      finalJobs,
+      loadAverage: Math.round(loadavg()[0]! * 100) / 100,
+    };
+  } finally {
+    await consumer?.stop().catch(() => undefined);
+    await sink?.stop().catch(() => undefined);
+    await prepared?.close().catch(() => undefined);
+    await fresh.drop();
+    await rm(workDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Polls until the database shows no unfinished job and the sink has every id. The sink counts a
+ * batch before answering it and the daemon records success only after the answer, so once the
+ * database is drained the sink's count is final: ids still missing then are lost, not late.
+ */
+async function waitUntilDone(
+  prepared: PreparedSystem,
+  sink: BenchChild<{ url: string }>,
+  meter: PgCpuMeter,
+  options: BurnDownOptions,
+): Promise<{ at: number; sink: SinkReport }> {
+  let lastProgress = performance.now();
+  let lastUnique = -1;
+  let lastReport = performance.now();
+  for (let tick = 1; ; tick++) {
+    await sleep(options.pollMs);
+    // The database is asked only once the sink has every id (or every 10th tick, so a run that
+    // lost jobs still ends): some systems' "unfinished?" query has no index of its own and would
+    // otherwise load the server with the harness's work while the clock runs.
+    const stats = await sink.request<SinkReport>('stats');
+    const drained = stats.unique >= options.n || tick % 10 === 0 ? await prepared.drained() : false;
+    const now = performance.now();
+    if (drained && stats.unique >= options.n) return { at: now, sink: stats };
+    if (drained) {
+      // Re-read once: a request the sink counted after our stats call is then included.
+      return { at: now, sink: await sink.request<SinkReport>('stats') };
+    }
+    if (tick % 5 === 0) await meter.sample();
+    if (stats.unique !== lastUnique) [lastUnique, lastProgress] = [stats.unique, now];
+    if (now - lastProgress > options.stallTimeoutMs) {
+      throw new Error(`no progress for ${options.stallTimeoutMs} ms: sink has ${stats.unique}/${options.n} unique ids`);
+    }
+    if (now - lastReport > 5000) {
+      lastReport = now;
+      options.progress(`  ${stats.unique}/${options.n} delivered`);
+    }
+  }
+}
