@@ -2,7 +2,7 @@
  * The HTTP side of the webhook manager: one streamed POST per batch, and the mapping from HTTP
  * outcomes to the router's typed errors. Nothing here logs or quotes header values.
  */
-import type { CallContext, JsonObject, StagedRow, TransformInput, UploadBatch } from '../../src/manager/contract.ts';
+import type { CallContext, JsonObject, StagedRow, UploadBatch } from '../../src/manager/contract.ts';
 import { ConfigError, PermanentError, RetryableError, describeError, toError } from '../../src/manager/errors.ts';
 import { describeTarget, parseRetryAfter, readCapped, secretRedactor } from '../_http/http.ts';
 import { ERROR_TEXT_CHARS, send } from '../_http/request.ts';
@@ -18,16 +18,6 @@ export const USER_AGENT = 'batch-router-webhook/1';
 const CHUNK_CHARS = 64 * 1024;
 /** Statuses below 500 that still mean "try again": timeout, idempotency conflict, too early, rate limit. */
 const RETRYABLE_4XX = new Set([408, 409, 425, 429]);
-
-/** The event is the row; anything but a JSON object cannot be one element of the batch body. */
-export function eventAsRow(input: TransformInput): JsonObject {
-  const event: unknown = input.event;
-  if (typeof event !== 'object' || event === null || Array.isArray(event)) {
-    const kind = Array.isArray(event) ? 'an array' : event === null ? 'null' : `a ${typeof event}`;
-    throw new PermanentError(`event must be a JSON object to be sent to a webhook, but it is ${kind}`);
-  }
-  return event as JsonObject;
-}
 
 /**
  * POSTs every row of `batch` in one request. Resolves when the receiver answered 2xx; otherwise

@@ -4,7 +4,7 @@
  */
 import type { JsonObject } from '../../src/manager/contract.ts';
 import { allSucceeded, defineManager } from '../../src/manager/define.ts';
-import { eventAsRow, postBatch } from './client.ts';
+import { postBatch } from './client.ts';
 import { webhookConfig, type WebhookConfig } from './config.ts';
 
 export default defineManager<WebhookConfig, JsonObject>({
@@ -13,7 +13,7 @@ export default defineManager<WebhookConfig, JsonObject>({
   configSchema: webhookConfig,
   // Receivers commonly cap request bodies at a few MB; keep batches well under that by default.
   tuningDefaults: { maxEventsPerUpload: 500, maxBytesPerUpload: 4 * 1024 * 1024 },
-  transform: (input) => eventAsRow(input),
+  // No transform: each event goes out as the JSON text it was accepted as, never parsed here.
   async upload(batch, ctx) {
     // The router never uploads an empty batch, but a no-op is the only sane answer to one.
     if (batch.jobIds.length === 0) return { outcomes: [] };

@@ -44,16 +44,17 @@ export function requestHash(destinationId: string, body: unknown): string {
 }
 
 // A NUL character or an unpaired surrogate survives JSON.stringify only as an escape (\u0000,
-// \ud800); PostgreSQL's jsonb refuses both. Preceded by an even run of backslashes it is an escape,
-// not the text "\\u0000".
+// \ud800). Refused at the door: PostgreSQL's jsonb and many receivers reject both, and one such
+// event would fail the whole batch it travels in. Preceded by an even run of backslashes it is an
+// escape, not the text "\\u0000".
 const UNSTORABLE = /(?<!\\)(?:\\\\)*\\u(?:0000|d[89a-f][0-9a-f]{2})/i;
 
-/** Serialises each event for `insertJobs`, refusing (with its index) any jsonb cannot store. */
+/** Serialises each event for `insertJobs`, refusing (with its index) any that receivers would choke on. */
 export function serialiseEvents(events: readonly unknown[]): string[] {
   return events.map((event, index) => {
     const text = JSON.stringify(event);
     if (UNSTORABLE.test(text)) {
-      throw new ApiError(400, 'invalid_request', `body field "events[${index}]" contains a NUL character or an unpaired UTF-16 surrogate, which cannot be stored`, `events[${index}]`);
+      throw new ApiError(400, 'invalid_request', `body field "events[${index}]" contains a NUL character or an unpaired UTF-16 surrogate, which receivers and PostgreSQL's jsonb refuse: remove or replace it`, `events[${index}]`);
     }
     return text;
   });

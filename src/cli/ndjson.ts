@@ -2,8 +2,8 @@
  * Streams NDJSON into batches of checked events, line by line, so a multi-gigabyte file never
  * sits in memory: readline pauses the input while the consumer is busy inserting a batch.
  * Each line must be one JSON object; the check also rejects what JSON allows but PostgreSQL's
- * jsonb refuses (\u0000, lone surrogates), because otherwise the whole batch would fail in the
- * database with a message that names no line.
+ * jsonb and many receivers refuse (\u0000, lone surrogates), because otherwise the whole upload
+ * carrying it would fail at the destination with a message that names no line.
  */
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
@@ -78,7 +78,7 @@ function problemWith(text: string): string | undefined {
   }
   // Only escapes can produce these characters, so the walk runs for the rare line that has one.
   if (/\\u(0000|d[89a-f])/i.test(text) && !storable(value)) {
-    return 'contains \\u0000 or a lone UTF-16 surrogate escape, which PostgreSQL cannot store: remove or replace it';
+    return 'contains \\u0000 or a lone UTF-16 surrogate escape, which receivers and PostgreSQL jsonb refuse: remove or replace it';
   }
   return undefined;
 }

@@ -10,7 +10,8 @@ type Db = Kysely<Database>;
 /**
  * Inserts jobs and their payloads in one statement. Ids are drawn from the identity sequence up
  * front so payload rows pair with job rows exactly; the returned ids are in input order.
- * `events` are JSON texts (already serialised by the caller, who validated them).
+ * `events` are JSON object texts, validated by the caller (the API and `enqueue` do): they are
+ * stored and later sent on byte for byte, unchecked.
  */
 export async function insertJobs(
   db: Db,
@@ -27,7 +28,7 @@ export async function insertJobs(
       INSERT INTO br_jobs (id, destination_id, payload_bytes, submission_id) OVERRIDING SYSTEM VALUE
       SELECT id, ${destinationId}, octet_length(payload), ${submissionId} FROM input
     ), payloads AS (
-      INSERT INTO br_job_payloads (job_id, payload) SELECT id, payload::jsonb FROM input
+      INSERT INTO br_job_payloads (job_id, payload) SELECT id, payload FROM input
     )
     SELECT id FROM input ORDER BY ord
   `.execute(db);

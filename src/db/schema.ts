@@ -62,7 +62,8 @@ export interface JobsTable {
 
 export interface JobPayloadsTable {
   job_id: Bigint;
-  payload: ColumnType<JsonObject, string, string>;
+  /** The event's JSON text as accepted (always a JSON object; validated at ingest, not here). */
+  payload: string;
 }
 
 export interface UploadsTable {

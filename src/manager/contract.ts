@@ -188,8 +188,12 @@ export interface ManagerDefinition<Config = unknown, Row = unknown> {
   /**
    * One event → one row. Pure: no I/O, same input same output. Throw `PermanentError` for a bad
    * event: only that job is aborted, with the error's message as reason.
+   *
+   * Omit it when the row is the event unchanged: the router then stages each event's stored JSON
+   * text as is and never parses it, the cheapest path there is (the webhook manager takes it).
+   * Ingest guarantees every stored event is a JSON object.
    */
-  transform(input: TransformInput, config: Config): Row;
+  transform?(input: TransformInput, config: Config): Row;
   /** Sends the staged rows. Throws typed errors (see errors.ts) for whole-batch failures. */
   upload(batch: UploadBatch<Row>, ctx: CallContext<Config>): Promise<UploadResult>;
   /** Checks an open import. Absent for fire-and-forget managers (they never return imports). */
@@ -205,7 +209,7 @@ export interface ManagerDefinition<Config = unknown, Row = unknown> {
 
 /** A definition after `defineManager` filled in defaults; what the router works with. */
 export type Manager<Config = unknown, Row = unknown> = Required<
-  Pick<ManagerDefinition<Config, Row>, 'poll' | 'getUploadStats'>
+  Pick<ManagerDefinition<Config, Row>, 'poll' | 'getUploadStats' | 'transform'>
 > &
   ManagerDefinition<Config, Row> & {
     readonly limits: ManagerLimits;
@@ -215,4 +219,10 @@ export type Manager<Config = unknown, Row = unknown> = Required<
      * returns imports. `defineManager` fills in `poll`, so this is the only way to tell afterwards.
      */
     readonly fireAndForget: boolean;
+    /**
+     * True when the definition has no `transform`: rows are the events themselves, staged from
+     * their stored JSON text. `transform` is filled in (it returns the event) for callers that
+     * want a row object anyway.
+     */
+    readonly passesEventsThrough: boolean;
   };

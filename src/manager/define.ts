@@ -1,5 +1,8 @@
-import type { JobOutcome, Manager, ManagerDefinition } from './contract.ts';
+import type { JobOutcome, JsonObject, Manager, ManagerDefinition, TransformInput } from './contract.ts';
 import { PermanentError } from './errors.ts';
+
+/** The transform of a manager that declares none: the row is the event. */
+const passThrough = (input: TransformInput): JsonObject => input.event;
 
 /** The `poll` functions defineManager filled in, to recognise them when a definition is re-spread. */
 const fillerPolls = new WeakSet<object>();
@@ -23,6 +26,9 @@ export function defineManager<Config, Row>(definition: ManagerDefinition<Config,
     tuningDefaults: { ...(definition.tuningDefaults ?? {}) },
     // Also true for a definition spread from a fire-and-forget manager: it carries that one's filler.
     fireAndForget: fillerPolls.has(poll),
+    // A spread definition carries the filled-in transform along, and with it this flag.
+    passesEventsThrough: definition.transform === undefined || (definition.transform as unknown) === passThrough,
+    transform: definition.transform ?? (passThrough as (input: TransformInput) => Row),
     poll,
     getUploadStats:
       definition.getUploadStats ??
@@ -47,10 +53,8 @@ export function definitionProblems(value: unknown): string[] {
   if (typeof def.description !== 'string') problems.push('"description" must be a string');
   const schema = def.configSchema as Record<string, unknown> | undefined;
   if (typeof schema?.parse !== 'function') problems.push('"configSchema" must be made with configSchema()');
-  for (const fn of ['transform', 'upload']) {
-    if (typeof def[fn] !== 'function') problems.push(`"${fn}" must be a function`);
-  }
-  for (const fn of ['poll', 'getUploadStats', 'createSession', 'closeSession', 'cancelImport']) {
+  if (typeof def.upload !== 'function') problems.push('"upload" must be a function');
+  for (const fn of ['transform', 'poll', 'getUploadStats', 'createSession', 'closeSession', 'cancelImport']) {
     if (def[fn] !== undefined && typeof def[fn] !== 'function') problems.push(`"${fn}" must be a function when present`);
   }
   return problems;

@@ -6,14 +6,13 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { once } from 'node:events';
 import type { StagedRow, UploadBatch } from '../manager/contract.ts';
 
-export interface StagedEntry {
-  readonly jobId: string;
-  readonly row: unknown;
-}
+/** One row to stage: a transformed `row`, or the event's stored JSON text as the row (`json`). */
+export type StagedEntry =
+  | { readonly jobId: string; readonly row: unknown; readonly json?: undefined }
+  | { readonly jobId: string; readonly json: string; readonly row?: undefined };
 
 export interface StagingFile {
   readonly path: string;
@@ -21,19 +20,36 @@ export interface StagingFile {
   readonly bytes: number;
 }
 
+/** Lines are gathered into writes of about this many characters: a write per row costs more than the row. */
+const WRITE_CHUNK_CHARS = 256 * 1024;
+/** Bytes of a line's envelope around the row, job id excluded: `{"j":"` `","r":` `}\n`. */
+const ENVELOPE_BYTES = 14;
+
 /** Writes rows to `path`, honouring back-pressure; returns ids and the summed row bytes. */
 export async function writeStagingFile(path: string, entries: Iterable<StagedEntry>): Promise<StagingFile> {
   await mkdir(dirname(path), { recursive: true });
   const out = createWriteStream(path);
   const jobIds: string[] = [];
   let bytes = 0;
+  let chunk = '';
+  let envelopeBytes = 0;
+  const flush = async () => {
+    const buffer = Buffer.from(chunk);
+    // Job ids are ASCII digits, so the row bytes are the chunk's bytes less the envelopes'.
+    bytes += buffer.length - envelopeBytes;
+    chunk = '';
+    envelopeBytes = 0;
+    if (!out.write(buffer)) await once(out, 'drain');
+  };
   try {
-    for (const { jobId, row } of entries) {
-      const rowJson = JSON.stringify(row);
-      bytes += Buffer.byteLength(rowJson);
-      jobIds.push(jobId);
-      if (!out.write(`{"j":${JSON.stringify(jobId)},"r":${rowJson}}\n`)) await once(out, 'drain');
+    for (const entry of entries) {
+      const rowJson = entry.json ?? JSON.stringify(entry.row);
+      jobIds.push(entry.jobId);
+      chunk += `{"j":"${entry.jobId}","r":${rowJson}}\n`;
+      envelopeBytes += ENVELOPE_BYTES + entry.jobId.length;
+      if (chunk.length >= WRITE_CHUNK_CHARS) await flush();
     }
+    if (chunk.length > 0) await flush();
   } finally {
     out.end();
     await once(out, 'close');
@@ -43,28 +59,40 @@ export async function writeStagingFile(path: string, entries: Iterable<StagedEnt
 
 /**
  * Streams rows back from a staging file. Each row keeps its JSON text (`json`) and is parsed only
- * when a manager reads `row`: a manager that sends JSON on as is (webhook) skips a parse and a
- * stringify per event, a third of its CPU per batch.
+ * when a manager reads `row`: a manager that sends JSON on as is (webhook) never parses at all.
  */
 export async function* readStagingFile<Row>(path: string): AsyncGenerator<StagedRow<Row>> {
-  const lines = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
-  for await (const line of lines) {
-    if (line.length === 0) continue;
-    // Envelope written above: {"j":"<jobId>","r":<row>}. Job ids are digit strings, never escaped.
-    const split = line.indexOf('","r":');
-    const jobId = line.slice(6, split);
-    const json = line.slice(split + 6, -1);
-    let parsed: { value: Row } | undefined;
-    yield {
-      jobId,
-      json,
-      bytes: Buffer.byteLength(json),
-      get row(): Row {
-        parsed ??= { value: JSON.parse(json) as Row };
-        return parsed.value;
-      },
-    };
+  let rest = '';
+  for await (const piece of createReadStream(path, { encoding: 'utf8', highWaterMark: WRITE_CHUNK_CHARS })) {
+    const text = rest + (piece as string);
+    let start = 0;
+    for (let end = text.indexOf('\n'); end !== -1; end = text.indexOf('\n', start)) {
+      if (end > start) yield stagedRow<Row>(text.slice(start, end));
+      start = end + 1;
+    }
+    rest = text.slice(start);
   }
+  if (rest.length > 0) yield stagedRow<Row>(rest);
+}
+
+/** One line `{"j":"<jobId>","r":<row>}` as a StagedRow. Job ids are digit strings, never escaped. */
+function stagedRow<Row>(line: string): StagedRow<Row> {
+  const split = line.indexOf('","r":');
+  const json = line.slice(split + 6, -1);
+  let parsed: { value: Row } | undefined;
+  let bytes: number | undefined;
+  return {
+    jobId: line.slice(6, split),
+    json,
+    get bytes(): number {
+      bytes ??= Buffer.byteLength(json);
+      return bytes;
+    },
+    get row(): Row {
+      parsed ??= { value: JSON.parse(json) as Row };
+      return parsed.value;
+    },
+  };
 }
 
 export function stagingPath(stagingDir: string, destinationId: string, uploadId: string): string {

@@ -4,9 +4,9 @@
  * every job transition in ONE transaction that first re-checks this worker still owns the upload.
  */
 import type { Logger } from 'pino';
-import type { JobOutcome, UploadResult } from '../manager/contract.ts';
+import type { JobOutcome, JsonObject, UploadResult } from '../manager/contract.ts';
 import { classify, toError } from '../manager/errors.ts';
-import { readPayloads } from '../db/job-payloads.repository.ts';
+import { readPayloadTexts } from '../db/job-payloads.repository.ts';
 import { markAborted, markImporting, scheduleRetries, snooze } from '../db/jobs.transitions.ts';
 import { insertImports } from '../db/imports.repository.ts';
 import { endUploadAttempt, finishSettledUploads, setUploadSize } from '../db/uploads.repository.ts';
@@ -107,28 +107,63 @@ async function transformJobs(
   destination: ActiveDestination,
   jobs: readonly ClaimedJob[],
 ): Promise<{ rejected: Array<{ jobId: string; reason: string }>; entries: StagedEntry[] }> {
-  const payloads = await readPayloads(ctx.db, jobs.map((j) => j.id));
+  const payloads = await readPayloadTexts(ctx.db, jobs.map((j) => j.id));
   const rejected: Array<{ jobId: string; reason: string }> = [];
   const entries: StagedEntry[] = [];
-  const maxRowBytes = destination.manager.limits.maxRowBytes;
+  const { manager } = destination;
+  const maxRowBytes = manager.limits.maxRowBytes;
+  const tooBig = (json: string) =>
+    maxRowBytes !== undefined && json.length > maxRowBytes / 3 && Buffer.byteLength(json) > maxRowBytes;
   for (const job of jobs) {
-    const event = payloads.get(job.id);
-    if (event === undefined) {
+    const text = payloads.get(job.id);
+    if (text === undefined) {
       rejected.push({ jobId: job.id, reason: 'event payload is missing from the database' });
       continue;
     }
     try {
-      const row = destination.manager.transform({ jobId: job.id, event, attempt: job.attempts }, destination.config);
-      if (maxRowBytes !== undefined && Buffer.byteLength(JSON.stringify(row)) > maxRowBytes) {
-        rejected.push({ jobId: job.id, reason: `event is larger than ${maxRowBytes} bytes after transformation, the most ${destination.manager.name} accepts for one record` });
+      let entry: StagedEntry;
+      if (manager.passesEventsThrough) {
+        entry = { jobId: job.id, json: stageableText(text) };
+      } else {
+        const event = parseStoredEvent(text);
+        const row = manager.transform({ jobId: job.id, event, attempt: job.attempts }, destination.config);
+        entry = maxRowBytes === undefined ? { jobId: job.id, row } : { jobId: job.id, json: JSON.stringify(row) };
+      }
+      if (entry.json !== undefined && tooBig(entry.json)) {
+        rejected.push({ jobId: job.id, reason: `event is larger than ${maxRowBytes} bytes after transformation, the most ${manager.name} accepts for one record` });
         continue;
       }
-      entries.push({ jobId: job.id, row });
+      entries.push(entry);
     } catch (error) {
       rejected.push({ jobId: job.id, reason: `invalid event: ${redactText(toError(error).message, destination.secrets)}` });
     }
   }
   return { rejected, entries };
+}
+
+/**
+ * A stored event as one staging line. Ingest stores compact JSON objects, which pass untouched;
+ * text that spans lines (a row written by hand in SQL) is re-serialised, and text that is not a
+ * JSON object fails its job alone instead of corrupting the batch around it.
+ */
+function stageableText(text: string): string {
+  if (text.charCodeAt(0) === 0x7b /* { */ && text.charCodeAt(text.length - 1) === 0x7d /* } */ && !/[\n\r]/.test(text)) {
+    return text;
+  }
+  return JSON.stringify(parseStoredEvent(text));
+}
+
+function parseStoredEvent(text: string): JsonObject {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new Error('the stored event is not valid JSON (it was not written through the API or "batch-router enqueue")');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new Error('the stored event is not a JSON object (it was not written through the API or "batch-router enqueue")');
+  }
+  return value as JsonObject;
 }
 
 /** The whole send failed: retry the upload as a unit, snooze it, or abort its jobs. */

@@ -51,7 +51,7 @@ describe('request semantics', () => {
     expect(parsePrefer('wait=soon').waitSeconds).toBe(0);
   });
 
-  it('refuses only what jsonb cannot store: a real NUL or a lone surrogate, not the text \\u0000', () => {
+  it('refuses only what jsonb and receivers refuse: a real NUL or a lone surrogate, not the text \\u0000', () => {
     expect(serialiseEvents([{ text: 'a backslash then u0000: \\u0000' }])).toHaveLength(1);
     expect(() => serialiseEvents([{ ok: 1 }, { text: 'nul\u0000' }])).toThrow(/events\[1\]/);
     expect(() => serialiseEvents([{ text: '\ud800 alone' }])).toThrow(/surrogate/);

@@ -55,7 +55,10 @@ export async function buildBatch<Config, Row>(
     const jobId = newId();
     allJobIds.push(jobId);
     try {
-      staged.push({ jobId, row: manager.transform({ jobId, event, attempt: 1 }, config) });
+      // A manager without a transform gets the event's JSON text as its row, as from the store.
+      staged.push(manager.passesEventsThrough
+        ? { jobId, json: JSON.stringify(event) }
+        : { jobId, row: manager.transform({ jobId, event, attempt: 1 }, config) });
     } catch (error) {
       // Only PermanentError is a per-job verdict; anything else is a manager bug and must surface.
       if (!(error instanceof PermanentError)) throw error;

@@ -26,6 +26,8 @@ export interface RecordedUpload {
   attempt: number;
   jobIds: string[];
   rows: JsonObject[];
+  /** The staged JSON text of each row, as the manager received it. */
+  texts: string[];
   startedAt: number;
   endedAt?: number;
 }
@@ -35,6 +37,8 @@ export interface Script {
   poll?(open: OpenImport, ctx: CallContext<unknown>): Promise<PollResult>;
   getUploadStats?(open: OpenImport, jobs: readonly ImportedJob[], ctx: CallContext<unknown>): Promise<readonly JobOutcome[]>;
   limits?: ManagerDefinition['limits'];
+  /** No transform: the router stages each event's stored text as the row (the webhook's path). */
+  passThrough?: boolean;
 }
 
 export function scriptedManager(script: Script = {}, name = 'scripted'): { manager: Manager; uploads: RecordedUpload[] } {
@@ -44,14 +48,20 @@ export function scriptedManager(script: Script = {}, name = 'scripted'): { manag
     description: 'test manager scripted per test',
     configSchema: configSchema({}),
     ...(script.limits ? { limits: script.limits } : {}),
-    transform({ event }) {
-      if (event.bad === true) throw new PermanentError('field "bad" is set: this event cannot be delivered');
-      return event;
-    },
+    ...(script.passThrough ? {} : {
+      transform({ event }: { event: JsonObject }) {
+        if (event.bad === true) throw new PermanentError('field "bad" is set: this event cannot be delivered');
+        return event;
+      },
+    }),
     async upload(batch, ctx) {
       const rows: JsonObject[] = [];
-      for await (const staged of batch.rows()) rows.push(staged.row);
-      const record: RecordedUpload = { uploadId: batch.uploadId, attempt: batch.uploadAttempt, jobIds: [...batch.jobIds], rows, startedAt: Date.now() };
+      const texts: string[] = [];
+      for await (const staged of batch.rows()) {
+        rows.push(staged.row);
+        texts.push(staged.json);
+      }
+      const record: RecordedUpload = { uploadId: batch.uploadId, attempt: batch.uploadAttempt, jobIds: [...batch.jobIds], rows, texts, startedAt: Date.now() };
       uploads.push(record);
       try {
         if (script.upload) return await script.upload(batch, ctx, rows);

@@ -71,6 +71,26 @@ describe('router delivery', () => {
     expect(uploads.flatMap((u) => u.jobIds)).not.toContain(ids[2]);
   });
 
+  it('passes stored events through byte for byte when the manager has no transform', async () => {
+    const { manager, uploads } = scriptedManager({ passThrough: true });
+    expect(manager.passesEventsThrough).toBe(true);
+    const accepted = ['{"id":"evt-1","name":"Zoë"}', '{ "id" : "evt-2",  "spaced": [1, 2] }'];
+    const ids = await insertJobs(t.db, 'dest-1', accepted);
+    // Rows written by hand in SQL, not through ingest: one spans lines, one is not an object.
+    const [multiLine, notObject] = await insertJobs(t.db, 'dest-1', ['{"placeholder":1}', '{"placeholder":2}']);
+    await sql`UPDATE br_job_payloads SET payload = ${'{\n  "id": "evt-3"\n}'} WHERE job_id = ${multiLine}`.execute(t.db);
+    await sql`UPDATE br_job_payloads SET payload = ${'[1, 2, 3]'} WHERE job_id = ${notObject}`.execute(t.db);
+    router = startRouter(t.db, [testDestination(manager)]);
+    await waitFor(async () => (await statesOf(t)).succeeded === 3, { message: 'the three objects are delivered' });
+    const sent = new Map(uploads.flatMap((u) => u.jobIds.map((id, i) => [id, u.texts[i]!] as const)));
+    expect(sent.get(ids[0]!)).toBe(accepted[0]);
+    expect(sent.get(ids[1]!)).toBe(accepted[1]);
+    expect(sent.get(multiLine!)).toBe('{"id":"evt-3"}');
+    expect(sent.has(notObject!)).toBe(false);
+    const bad = await t.db.selectFrom('br_jobs').selectAll().where('id', '=', notObject!).executeTakeFirstOrThrow();
+    expect(bad).toMatchObject({ state: 'aborted', reason: expect.stringContaining('not a JSON object') });
+  });
+
   it('retries a failing upload as the same upload with backoff, then aborts once both limits are spent', async () => {
     const { manager, uploads } = scriptedManager({
       upload: async () => {

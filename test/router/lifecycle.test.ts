@@ -94,7 +94,7 @@ describe('router lifecycle', () => {
     const config = loadConfig({ DATABASE_URL: t.url, BATCH_ROUTER_DESTINATIONS_FILE: join(managers, 'none.json') });
     await expect(
       startDaemon({ config, env: {}, log: silentLog, managersDir: managers, database: { db: t.db, pool: t.pool, displayUrl: 'test', embedded: false, close: async () => {} } }),
-    ).rejects.toThrow(/half-done.*"transform" must be a function/);
+    ).rejects.toThrow(/half-done.*"upload" must be a function/);
   });
 
   it('retention deletes finished jobs older than the age in bounded batches, payloads included', async () => {
