@@ -55,7 +55,11 @@ export interface DestinationActivity {
 export async function destinationActivity(db: Db, destinationId: string, windowMs: number): Promise<DestinationActivity> {
   const counts: Record<JobState, number> = { waiting: 0, executing: 0, importing: 0, succeeded: 0, aborted: 0, cancelled: 0 };
   const { rows } = await sql<{ state: JobState; n: string }>`
-    SELECT state, count(*) AS n FROM br_jobs WHERE destination_id = ${destinationId} GROUP BY state
+    SELECT state, count(*) AS n FROM br_jobs
+    WHERE destination_id = ${destinationId} AND state IN ('waiting', 'executing', 'importing') GROUP BY state
+    UNION ALL
+    SELECT state, count(*) AS n FROM br_jobs
+    WHERE destination_id = ${destinationId} AND state IN ('succeeded', 'aborted', 'cancelled') GROUP BY state
   `.execute(db);
   for (const row of rows) counts[row.state] = Number(row.n);
   const { rows: oldest } = await sql<{ age: number | null }>`

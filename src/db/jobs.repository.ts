@@ -132,15 +132,21 @@ export async function listJobs(db: Db, filter: JobFilter): Promise<JobRow[]> {
   return query.execute();
 }
 
-/** Job counts by destination and state. */
+/**
+ * Job counts by destination and state: unfinished ones from br_jobs_open_idx (an index-only scan
+ * that grows with the backlog, not the history), finished ones from br_jobs_finished_idx or, when
+ * nearly every row is finished, a parallel scan of the narrow table (the planner's choice).
+ */
 export async function countByDestinationAndState(
   db: Db,
 ): Promise<Array<{ destinationId: string; state: JobState; count: number }>> {
-  const rows = await db
-    .selectFrom('br_jobs')
-    .select(['destination_id', 'state', (eb) => eb.fn.countAll<string>().as('n')])
-    .groupBy(['destination_id', 'state'])
-    .execute();
+  const { rows } = await sql<{ destination_id: string; state: JobState; n: string }>`
+    SELECT destination_id, state, count(*) AS n FROM br_jobs
+    WHERE state IN ('waiting', 'executing', 'importing') GROUP BY 1, 2
+    UNION ALL
+    SELECT destination_id, state, count(*) AS n FROM br_jobs
+    WHERE state IN ('succeeded', 'aborted', 'cancelled') GROUP BY 1, 2
+  `.execute(db);
   return rows.map((r) => ({ destinationId: r.destination_id, state: r.state, count: Number(r.n) }));
 }
 
