@@ -1,13 +1,14 @@
 /**
- * SQL for `br_job_payloads`: the events themselves, written once at enqueue, read at staging time,
- * deleted with their job by retention. Kept apart from `br_jobs` so state changes never copy them.
+ * SQL for `br_job_payloads`: the events themselves, written once at enqueue (insertJobs), read
+ * with the claim (claimReadyJobs joins them in) and here for display, deleted with their job by
+ * retention. Kept apart from `br_jobs` so state changes never copy them.
  * Stored as the JSON text they were accepted as (see migration 2026-12-02).
  */
 import { sql, type Kysely } from 'kysely';
 import type { JsonObject } from '../manager/contract.ts';
 import type { Database } from './schema.ts';
 
-/** The stored JSON texts of the given jobs, keyed by job id: what the router stages from. */
+/** The stored JSON texts of the given jobs, keyed by job id. */
 export async function readPayloadTexts(db: Kysely<Database>, jobIds: readonly string[]): Promise<Map<string, string>> {
   if (jobIds.length === 0) return new Map();
   const { rows } = await sql<{ job_id: string; payload: string }>`

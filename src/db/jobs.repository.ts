@@ -38,12 +38,16 @@ export async function insertJobs(
 export interface ClaimedJob {
   id: string;
   attempts: number;
+  /** The event's stored JSON text; null only if its payload row is missing (the job then aborts). */
+  payload: string | null;
 }
 
 /**
  * Claims up to `limit` ready jobs of a destination into `uploadId`, stopping before the summed
  * payload bytes pass `maxBytes` (the first job is always taken so an oversized event still gets a
  * verdict). SKIP LOCKED lets several processes claim side by side without waiting on each other.
+ * The payloads come back with the claim, in id order, sparing a second round trip that would
+ * send every id back to the server.
  */
 export async function claimReadyJobs(
   db: Db,
@@ -62,23 +66,28 @@ export async function claimReadyJobs(
         SELECT id, payload_bytes, sum(payload_bytes) OVER (ORDER BY next_attempt_at, id) - payload_bytes AS before
         FROM candidates
       ) c WHERE before = 0 OR before + payload_bytes <= ${options.maxBytes}::bigint
+    ), claimed AS (
+      UPDATE br_jobs j SET state = 'executing', attempts = j.attempts + 1, upload_id = ${options.uploadId}::bigint,
+             updated_at = now()
+      FROM bounded WHERE j.id = bounded.id
+      RETURNING j.id, j.attempts
     )
-    UPDATE br_jobs j SET state = 'executing', attempts = j.attempts + 1, upload_id = ${options.uploadId}::bigint,
-           updated_at = now()
-    FROM bounded WHERE j.id = bounded.id
-    RETURNING j.id, j.attempts
+    SELECT c.id, c.attempts, p.payload FROM claimed c LEFT JOIN br_job_payloads p ON p.job_id = c.id ORDER BY c.id
   `.execute(db);
-  return rows.sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
+  return rows;
 }
 
-/** Re-claims the waiting jobs of an upload that is being retried as a unit. */
+/** Re-claims the waiting jobs of an upload that is being retried as a unit, with their payloads. */
 export async function claimJobsOfUpload(db: Db, uploadId: string): Promise<ClaimedJob[]> {
   const { rows } = await sql<ClaimedJob>`
-    UPDATE br_jobs j SET state = 'executing', attempts = j.attempts + 1, updated_at = now()
-    WHERE j.upload_id = ${uploadId}::bigint AND j.state = 'waiting'
-    RETURNING j.id, j.attempts
+    WITH claimed AS (
+      UPDATE br_jobs j SET state = 'executing', attempts = j.attempts + 1, updated_at = now()
+      WHERE j.upload_id = ${uploadId}::bigint AND j.state = 'waiting'
+      RETURNING j.id, j.attempts
+    )
+    SELECT c.id, c.attempts, p.payload FROM claimed c LEFT JOIN br_job_payloads p ON p.job_id = c.id ORDER BY c.id
   `.execute(db);
-  return rows.sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
+  return rows;
 }
 
 /**

@@ -8,7 +8,7 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { ImportHandle, JobOutcome } from '../manager/contract.ts';
 import type { Database } from '../db/schema.ts';
-import { markAborted, markSucceeded, scheduleRetries, snooze, type JobGuard } from '../db/jobs.transitions.ts';
+import { markAborted, markAllSucceeded, markSucceeded, scheduleRetries, snooze, type JobGuard } from '../db/jobs.transitions.ts';
 import type { RetryPolicy } from '../db/retry-policy.ts';
 import { redactText } from '../logger.ts';
 
@@ -49,26 +49,35 @@ export interface AppliedCounts {
   snoozed: number;
 }
 
-/** Writes outcomes under `guard`; jobs that retry leave their upload and join a later batch. */
+/**
+ * Writes outcomes under `guard`; jobs that retry leave their upload and join a later batch.
+ * `coversGuard`: the caller knows `outcomes` has exactly one verdict for every job still under
+ * `guard`, so an all-success batch is written without listing its ids.
+ */
 export async function applyOutcomes(
   db: Kysely<Database>,
   guard: JobGuard,
   outcomes: readonly JobOutcome[],
   policy: RetryPolicy,
   secrets: readonly string[],
+  options: { coversGuard?: boolean } = {},
 ): Promise<AppliedCounts> {
   const clean = (text: string) => redactText(text, secrets);
-  const succeeded: Array<{ jobId: string; warning?: string }> = [];
+  const succeeded: Array<{ readonly jobId: string; readonly warning?: string | undefined }> = [];
   const aborted: Array<{ jobId: string; reason: string }> = [];
   const retries: Array<{ jobId: string; error: string; retryAfterMs?: number }> = [];
   const snoozes: Array<{ jobId: string; reason: string; retryAfterMs: number }> = [];
   for (const o of outcomes) {
-    if (o.kind === 'succeeded') succeeded.push({ jobId: o.jobId, ...(o.warning ? { warning: clean(o.warning) } : {}) });
+    if (o.kind === 'succeeded') succeeded.push(o.warning ? { jobId: o.jobId, warning: clean(o.warning) } : o);
     else if (o.kind === 'aborted') aborted.push({ jobId: o.jobId, reason: clean(o.reason || 'aborted by the manager') });
     else if (o.kind === 'retry') retries.push({ jobId: o.jobId, error: clean(o.reason), ...retryAfter(o.retryAfterMs) });
     else snoozes.push({ jobId: o.jobId, reason: clean(o.reason), retryAfterMs: Math.max(0, o.retryAfterMs) });
   }
   const counts: AppliedCounts = { succeeded: 0, aborted: 0, retried: 0, snoozed: 0 };
+  if (options.coversGuard && succeeded.length === outcomes.length && succeeded.every((o) => !o.warning)) {
+    counts.succeeded = await markAllSucceeded(db, guard);
+    return counts;
+  }
   counts.succeeded = await markSucceeded(db, guard, succeeded);
   counts.aborted = await markAborted(db, guard, aborted);
   const retried = await scheduleRetries(db, guard, retries, policy, false);

@@ -1,12 +1,11 @@
 /**
- * One send of one upload: read payloads, transform each job (a bad event aborts only itself),
+ * One send of one upload: transform each claimed job (a bad event aborts only itself),
  * stream rows to a staging file, call the manager, then record the outcome, the import handles and
  * every job transition in ONE transaction that first re-checks this worker still owns the upload.
  */
 import type { Logger } from 'pino';
 import type { JobOutcome, JsonObject, UploadResult } from '../manager/contract.ts';
 import { classify, toError } from '../manager/errors.ts';
-import { readPayloadTexts } from '../db/job-payloads.repository.ts';
 import { markAborted, markImporting, scheduleRetries, snooze } from '../db/jobs.transitions.ts';
 import { insertImports } from '../db/imports.repository.ts';
 import { endUploadAttempt, finishSettledUploads, setUploadSize } from '../db/uploads.repository.ts';
@@ -33,7 +32,7 @@ export async function runUpload(
 ): Promise<void> {
   const log = ctx.log.child({ destinationId: destination.id, uploadId: claim.uploadId, attempt: claim.attempt });
   const guard = { state: 'executing', uploadId: claim.uploadId } as const;
-  const { rejected, entries } = await transformJobs(ctx, destination, claim.jobs);
+  const { rejected, entries } = transformJobs(destination, claim.jobs);
   const rejectedIds = new Set(rejected.map((r) => r.jobId));
   const file = await writeStagingFile(stagingPath(ctx.stagingDir, destination.id, claim.uploadId), entries);
   try {
@@ -92,7 +91,11 @@ export async function runUpload(
           imp.jobs.map((job) => ({ jobId: job.jobId, importId: importIds[index]!, correlationKey: job.correlationKey })),
         ),
       );
-      const counts = await applyOutcomes(trx, guard, reconciled.outcomes, destination.tuning, secrets);
+      // Rejected jobs were aborted above; every other job of the upload has exactly one verdict,
+      // in an import or among the outcomes, so with no imports the outcomes cover the guard.
+      const counts = await applyOutcomes(trx, guard, reconciled.outcomes, destination.tuning, secrets, {
+        coversGuard: reconciled.imports.length === 0,
+      });
       log.info({ jobs: claim.jobs.length, rejected: rejected.length, imports: importIds.length, ...counts }, 'upload recorded');
       return true;
     });
@@ -102,12 +105,10 @@ export async function runUpload(
   }
 }
 
-async function transformJobs(
-  ctx: RouterContext,
+function transformJobs(
   destination: ActiveDestination,
   jobs: readonly ClaimedJob[],
-): Promise<{ rejected: Array<{ jobId: string; reason: string }>; entries: StagedEntry[] }> {
-  const payloads = await readPayloadTexts(ctx.db, jobs.map((j) => j.id));
+): { rejected: Array<{ jobId: string; reason: string }>; entries: StagedEntry[] } {
   const rejected: Array<{ jobId: string; reason: string }> = [];
   const entries: StagedEntry[] = [];
   const { manager } = destination;
@@ -115,8 +116,8 @@ async function transformJobs(
   const tooBig = (json: string) =>
     maxRowBytes !== undefined && json.length > maxRowBytes / 3 && Buffer.byteLength(json) > maxRowBytes;
   for (const job of jobs) {
-    const text = payloads.get(job.id);
-    if (text === undefined) {
+    const text = job.payload;
+    if (text === null) {
       rejected.push({ jobId: job.id, reason: 'event payload is missing from the database' });
       continue;
     }
