@@ -17,7 +17,7 @@ const CLAIM = `
     SELECT id FROM floor.jobs WHERE state = 0 ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
   )
   UPDATE floor.jobs j SET state = 1 FROM picked WHERE j.id = picked.id
-  RETURNING j.id::text AS id, j.payload::text AS payload`;
+  RETURNING j.id::text AS id, j.payload`;
 const FINISH = 'UPDATE floor.jobs SET state = 2 WHERE id = ANY($1::bigint[])';
 const RETRY = 'UPDATE floor.jobs SET state = 0 WHERE id = ANY($1::bigint[])';
 const RETRY_DELAY_MS = 1000;

@@ -5,7 +5,8 @@
  * Postgres-backed batch delivery pays on this machine; the consumer is bench/consumers/sql-floor.ts.
  *
  * Schema: one table, one partial index covering both the claim (state 0) and the "drained?" check
- * (state < 2). Payload is jsonb, as in a real store (validated on insert), read back as text.
+ * (state < 2). Payload is text, validated before insert, exactly as batch-router stores events
+ * (migration 2026-12-02): the floor must not pay for a storage choice the system under test avoids.
  * Frozen settings: batches of 10,000 and two claim loops, the same as batch-router-webhook's
  * `maxEventsPerUpload` and `uploadConcurrency`, each loop on its own connection.
  */
@@ -20,7 +21,7 @@ export const SQL_FLOOR_SCHEMA = `
   CREATE TABLE floor.jobs (
     id bigserial PRIMARY KEY,
     state smallint NOT NULL DEFAULT 0, -- 0 waiting, 1 executing, 2 delivered
-    payload jsonb NOT NULL
+    payload text NOT NULL
   );
   CREATE INDEX jobs_unfinished ON floor.jobs (id) WHERE state < 2;
 `;
@@ -40,7 +41,7 @@ async function prepare(databaseUrl: string): Promise<PreparedSystem> {
   await client.query(SQL_FLOOR_SCHEMA);
   return {
     async enqueue(events) {
-      await client.query('INSERT INTO floor.jobs (payload) SELECT unnest($1::jsonb[])', [events]);
+      await client.query('INSERT INTO floor.jobs (payload) SELECT unnest($1::text[])', [events]);
     },
     async drained() {
       const { rows } = await client.query<{ drained: boolean }>(
