@@ -13,7 +13,8 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createFreshDatabase, DEFAULT_DATABASE_URL } from './lib/pg.ts';
-import { formatTable, spread } from './lib/report.ts';
+import { spread } from './lib/report.ts';
+import { formatTable } from './lib/table.ts';
 import type { ResultRow } from './lib/types.ts';
 import { makeEvents } from './workloads/events.ts';
 

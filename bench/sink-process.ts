@@ -6,9 +6,15 @@
  * Started by bench/run.ts (IPC). Reports `{ url }` when listening (and prints it to stderr, for
  * people pointing something else at it); answers `stats` with the sink's counters plus this process's
  * CPU and peak RSS, and `stop` with the same, then exits.
+ *
+ * Two receivers, chosen by the environment:
+ * - default (W1, W3): the test sink (test/fakes/http-sink.ts); BENCH_SINK_FAIL_FRACTION for W3.
+ * - BENCH_SINK_LATENCY=1 (W2): bench/lib/timed-sink.ts, the same counting plus each event's
+ *   enqueue → receive latency, answered by the `latency` request.
  */
-import { startHttpSink, type SinkStats } from '../test/fakes/http-sink.ts';
+import { startHttpSink } from '../test/fakes/http-sink.ts';
 import { markStart, processStats, serveRunner, type ProcessStats } from './lib/child.ts';
+import { startTimedSink, type LatencyReport, type TimedSinkCounts } from './lib/timed-sink.ts';
 
 export interface SinkReport extends ProcessStats {
   received: number;
@@ -18,34 +24,53 @@ export interface SinkReport extends ProcessStats {
   rejected: number;
 }
 
-const sink = await startHttpSink();
-// W3: a fraction of requests is answered 500 (seeded generator, so every run fails the same requests).
-const failFraction = Number(process.env.BENCH_SINK_FAIL_FRACTION ?? 0);
-if (failFraction > 0) sink.failFraction(failFraction, { status: 500 });
+export type { LatencyReport };
+
+interface Receiver {
+  url: string;
+  counts(): TimedSinkCounts;
+  latency?(): LatencyReport;
+  close(): Promise<void>;
+}
+
+async function startReceiver(): Promise<Receiver> {
+  if (process.env.BENCH_SINK_LATENCY === '1') return startTimedSink();
+  const sink = await startHttpSink();
+  // W3: a fraction of requests is answered 500 (seeded generator, so every run fails the same requests).
+  const failFraction = Number(process.env.BENCH_SINK_FAIL_FRACTION ?? 0);
+  if (failFraction > 0) sink.failFraction(failFraction, { status: 500 });
+  return { url: sink.url, counts: () => sink.stats(), close: () => sink.close() };
+}
+
+const receiver = await startReceiver();
 
 function report(): SinkReport {
-  const stats: SinkStats = sink.stats();
+  const counts = receiver.counts();
   return {
-    received: stats.events,
-    unique: stats.uniqueIds,
-    duplicates: stats.duplicates,
-    requests: stats.requests,
-    rejected: stats.rejected,
+    received: counts.events,
+    unique: counts.uniqueIds,
+    duplicates: counts.duplicates,
+    requests: counts.requests,
+    rejected: counts.rejected,
     ...processStats(),
   };
 }
 
 // stderr: the runner keeps stdout for the results table.
-process.stderr.write(`sink listening on ${sink.url}\n`);
+process.stderr.write(`sink listening on ${receiver.url}\n`);
 serveRunner(
-  { url: sink.url },
+  { url: receiver.url },
   {
     // The runner calls this right before it starts the system under test.
     mark: () => markStart(),
     stats: () => report(),
+    latency: () => {
+      if (!receiver.latency) throw new Error('latency needs BENCH_SINK_LATENCY=1');
+      return receiver.latency();
+    },
     stop: async () => {
       const last = report();
-      await sink.close();
+      await receiver.close();
       return last;
     },
   },

@@ -1,13 +1,14 @@
 /**
- * Turning runs into results: rows with median/min/max, the machine and versions they were measured
- * on (a figure without its hardware is meaningless), the printed table, and latest.json.
+ * What goes around the rows in latest.json: the spread of a figure over runs, the machine and
+ * versions they were measured on (a figure without its hardware is meaningless), and writing the
+ * file. Rows are built in rows.ts, tables printed by table.ts.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ResultRow, RunResult, Spread } from './types.ts';
+import type { Spread } from './types.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -18,45 +19,7 @@ export function spread(values: readonly number[]): Spread {
   return { median, min: sorted[0]!, max: sorted[sorted.length - 1]! };
 }
 
-const median = (values: readonly number[]): number => spread(values).median;
-const per100k = (seconds: number, n: number): number => round((seconds / n) * 100_000, 2);
-/** Rows carry what the measurement can support; full precision stays in `raw`. */
 const round = (value: number, digits: number): number => Math.round(value * 10 ** digits) / 10 ** digits;
-const roundSpread = (s: Spread): Spread => ({ median: round(s.median, 0), min: round(s.min, 0), max: round(s.max, 0) });
-
-/** The end-to-end row. Peak RSS is the worst run (a peak is a capacity figure); CPU is the median. */
-export function burnDownRow(system: string, results: readonly RunResult[], workload = 'W1-burn-down'): ResultRow {
-  const n = results[0]!.n;
-  const pg = results.map((r) => r.pgCpuSeconds).filter((s): s is number => s !== null);
-  return {
-    system,
-    workload,
-    n,
-    runs: results.length,
-    jobsPerSec: roundSpread(spread(results.map((r) => r.jobsPerSec))),
-    peakRssMb: round(Math.max(...results.map((r) => r.consumer.peakRssMb)), 1),
-    cpuSecondsPer100k: median(results.map((r) => per100k(r.consumer.cpuSeconds, r.n))),
-    pgCpuSecondsPer100k: pg.length === results.length ? median(pg.map((s) => per100k(s, n))) : null,
-    duplicates: results.reduce((sum, r) => sum + r.duplicates, 0),
-    lost: results.reduce((sum, r) => sum + r.lost, 0),
-  };
-}
-
-/** Events per second through the system's enqueue path, from the same runs' load phase. */
-export function ingestRow(system: string, results: readonly RunResult[]): ResultRow {
-  return {
-    system,
-    workload: 'ingest',
-    n: results[0]!.n,
-    runs: results.length,
-    jobsPerSec: roundSpread(spread(results.map((r) => r.enqueuePerSec))),
-    peakRssMb: null,
-    cpuSecondsPer100k: null,
-    pgCpuSecondsPer100k: null,
-    duplicates: null,
-    lost: null,
-  };
-}
 
 export interface Machine {
   cpus: number;
@@ -98,31 +61,6 @@ export async function versions(): Promise<Record<string, string>> {
     result.git = 'unknown';
   }
   return result;
-}
-
-const fmt = (value: number | null, digits = 0): string =>
-  value === null ? '—' : value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-
-/** A Markdown table: readable in a terminal and pasteable into bench/README.md as is. */
-export function formatTable(rows: readonly ResultRow[]): string {
-  const header = ['system', 'workload', 'n', 'runs', 'jobs/s median', 'min', 'max', 'peak RSS MB', 'CPU s/100k', 'PG CPU s/100k', 'dup', 'lost'];
-  const lines = rows.map((r) => [
-    r.system,
-    r.workload,
-    fmt(r.n),
-    String(r.runs),
-    fmt(r.jobsPerSec.median),
-    fmt(r.jobsPerSec.min),
-    fmt(r.jobsPerSec.max),
-    fmt(r.peakRssMb),
-    fmt(r.cpuSecondsPer100k, 2),
-    fmt(r.pgCpuSecondsPer100k, 2),
-    fmt(r.duplicates),
-    fmt(r.lost),
-  ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-  const row = (cells: readonly string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
-  return [row(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...lines.map(row)].join('\n');
 }
 
 export async function writeResults(path: string, results: unknown): Promise<void> {

@@ -61,6 +61,12 @@ export interface RunResult {
   lost: number;
   /** Jobs the database shows as final at the end (should equal n). */
   finalJobs: number;
+  /**
+   * WAL the server wrote from `start` until the run ended (pg_wal_lsn_diff of two
+   * pg_current_wal_lsn() samples): server-wide, so anything else writing on the server counts too.
+   * Null when the server would not say (e.g. a standby).
+   */
+  walBytes: number | null;
   /** 1-minute load average at the end of the run: other work on the machine skews the figures. */
   loadAverage: number;
 }
@@ -84,4 +90,33 @@ export interface ResultRow {
   pgCpuSecondsPer100k: number | null;
   duplicates: number | null;
   lost: number | null;
+  /** W1, W3, scale and memory rows: WAL bytes per 100,000 jobs (median over runs), server-wide. */
+  walBytesPer100k?: number | null;
+  /** W2 rows: the rate the producer aimed at (events/s); `jobsPerSec` is what was delivered. */
+  targetPerSec?: number;
+  /** W2 rows: the rate the producer managed to enqueue at (median), below target if it fell behind. */
+  enqueuePerSec?: number;
+  /** W2 rows: enqueue → sink latency per event, each percentile the median over runs (ms). */
+  latencyMs?: LatencyPercentiles;
+  /** Scale row: finished jobs already in the tables when the burn-down started. */
+  finishedRows?: number;
+  /** Scale row: whether those finished jobs belong to the destination being drained. */
+  finishedRowsDestination?: 'same' | 'other';
+  /** Scale row: its jobs/s median divided by the same invocation's plain W1 median. */
+  ratioToEmpty?: number | null;
+  /** CLI ingest rows: wall seconds of the same process given an empty file (start-up, connect). */
+  startupSeconds?: number;
+}
+
+export interface LatencyPercentiles {
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
+/** What one section of the suite (W1, W2, memory, ...) adds to latest.json. */
+export interface PhaseResult {
+  rows: ResultRow[];
+  /** Every run's full figures, per system and workload. */
+  raw: Array<{ system: string; workload: string; runs: unknown[] }>;
 }

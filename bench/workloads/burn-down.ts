@@ -11,9 +11,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type pg from 'pg';
 import { spawnBenchChild, type BenchChild, type ProcessStats } from '../lib/child.ts';
 import { PgCpuMeter, createFreshDatabase, settle } from '../lib/pg.ts';
 import type { BurnDownSystem, PreparedSystem, RunResult } from '../lib/types.ts';
+import { walBytesSince, walPosition } from '../lib/wal.ts';
 import type { SinkReport } from '../sink-process.ts';
 import { makeEvents } from './events.ts';
 
@@ -32,12 +34,19 @@ export interface BurnDownOptions {
    * system retries by its own policy (bench/README.md lists them). 0 or unset: W1.
    */
   sinkFailFraction?: number;
+  /** Copy this database instead of starting empty (the scale workload's finished-job history). */
+  templateDatabase?: string;
+  /**
+   * Loads the n jobs itself (set-based SQL on the runner's connection) instead of the system's
+   * enqueue path; the memory workload's 1M backlog. The run's enqueue figures then time this loader.
+   */
+  bulkLoad?: (client: pg.Client, n: number, tag: string) => Promise<void>;
 }
 
 export async function runBurnDown(system: BurnDownSystem, options: BurnDownOptions): Promise<RunResult> {
   const { n } = options;
   const workDir = await mkdtemp(join(tmpdir(), 'batch-router-bench-'));
-  const fresh = await createFreshDatabase(options.adminUrl);
+  const fresh = await createFreshDatabase(options.adminUrl, options.templateDatabase);
   let sink: BenchChild<{ url: string }> | undefined;
   let prepared: PreparedSystem | undefined;
   let consumer: BenchChild<unknown> | undefined;
@@ -48,11 +57,7 @@ export async function runBurnDown(system: BurnDownSystem, options: BurnDownOptio
     });
     prepared = await system.prepare(fresh.url);
 
-    // Built before the clock: the ingest figure measures the enqueue path, not JSON.stringify.
-    const events = makeEvents(n, fresh.name);
-    const enqueueStart = performance.now();
-    for (let i = 0; i < n; i += options.enqueueBatch) await prepared.enqueue(events.slice(i, i + options.enqueueBatch));
-    const enqueueSeconds = (performance.now() - enqueueStart) / 1000;
+    const enqueueSeconds = await enqueueAll(prepared, fresh.client, fresh.name, options);
     options.progress(`enqueued ${n} in ${enqueueSeconds.toFixed(2)} s (${Math.round(n / enqueueSeconds)}/s)`);
     await settle(fresh.client);
 
@@ -60,10 +65,12 @@ export async function runBurnDown(system: BurnDownSystem, options: BurnDownOptio
     const meter = new PgCpuMeter(fresh.client, fresh.name);
     await meter.sample();
     await sink.request('mark');
+    const walStart = await walPosition(fresh.client);
     const started = performance.now();
     await consumer.request('start');
     const last = await waitUntilDone(prepared, sink, meter, options);
     const elapsedSeconds = (last.at - started) / 1000;
+    const walBytes = await walBytesSince(fresh.client, walStart);
 
     // Read before stopping anything: the graceful stop is not part of the measured work.
     const consumerStats = await consumer.request<ProcessStats>('stats');
@@ -82,6 +89,7 @@ export async function runBurnDown(system: BurnDownSystem, options: BurnDownOptio
       sinkRejected: last.sink.rejected,
       lost: n - last.sink.unique,
       finalJobs,
+      walBytes,
       loadAverage: Math.round(loadavg()[0]! * 100) / 100,
     };
   } finally {
@@ -91,6 +99,21 @@ export async function runBurnDown(system: BurnDownSystem, options: BurnDownOptio
     await fresh.drop();
     await rm(workDir, { recursive: true, force: true });
   }
+}
+
+/** Loads the backlog (the system's enqueue path unless `bulkLoad` is set); returns wall seconds. */
+async function enqueueAll(prepared: PreparedSystem, client: pg.Client, tag: string, options: BurnDownOptions): Promise<number> {
+  const { n } = options;
+  if (options.bulkLoad) {
+    const started = performance.now();
+    await options.bulkLoad(client, n, tag);
+    return (performance.now() - started) / 1000;
+  }
+  // Built before the clock: the ingest figure measures the enqueue path, not JSON.stringify.
+  const events = makeEvents(n, tag);
+  const started = performance.now();
+  for (let i = 0; i < n; i += options.enqueueBatch) await prepared.enqueue(events.slice(i, i + options.enqueueBatch));
+  return (performance.now() - started) / 1000;
 }
 
 /**

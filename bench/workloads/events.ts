@@ -11,10 +11,37 @@ export const EVENT_BYTES = 300;
 const EPOCH_MS = Date.UTC(2026, 0, 1);
 const EVENT_TYPES = ['page_viewed', 'product_added', 'checkout_started', 'order_completed'] as const;
 
+/**
+ * W2 stamps every event with the moment it was handed to the system (this field, epoch ms with
+ * sub-millisecond digits) and the sink subtracts it from the moment it received the event.
+ */
+export const ENQUEUED_AT_FIELD = 'enqueuedAt';
+
+/**
+ * Wall-clock milliseconds with sub-millisecond resolution. The runner and the sink are processes
+ * on the same machine reading the same system clock, so their readings are comparable (only a
+ * clock step between two readings, e.g. a manual date change, would skew a latency).
+ */
+export function benchClockMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+export interface EventOptions {
+  /** Index of the first event: a producer building its stream batch by batch keeps ids unique. */
+  first?: number;
+  /** Enqueue time to stamp into every event (W2); unset: no stamp. */
+  enqueuedAt?: number;
+}
+
 /** `n` JSON texts; `tag` goes into every id so two runs never share ids. */
-export function makeEvents(n: number, tag: string): string[] {
+export function makeEvents(n: number, tag: string, options: EventOptions = {}): string[] {
+  const first = options.first ?? 0;
   const events = new Array<string>(n);
-  for (let i = 0; i < n; i++) events[i] = pad(makeEvent(i, tag));
+  for (let i = 0; i < n; i++) {
+    const event = makeEvent(first + i, tag);
+    if (options.enqueuedAt !== undefined) event[ENQUEUED_AT_FIELD] = options.enqueuedAt;
+    events[i] = pad(event);
+  }
   return events;
 }
 
