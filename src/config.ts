@@ -27,6 +27,8 @@ export interface AppConfig {
   readonly destinationsFile: string;
   /** Absolute directory for upload staging files (`<dataDir>/staging` unless set). */
   readonly stagingDir: string;
+  /** Uploads up to this many staged bytes stay in memory; bigger ones go to a staging file. */
+  readonly stagingMemoryBytes: number;
   /** pino level: fatal, error, warn, info, debug, trace or silent. */
   readonly logLevel: LogLevel;
   /** Kept as given; `auto` is decided by the logger (pretty on a TTY, JSON otherwise). */
@@ -110,6 +112,8 @@ const SCHEMA = {
   autoMigrate: { doc: 'Apply pending database migrations on start (true/false)', env: 'BATCH_ROUTER_AUTO_MIGRATE', default: true, format: 'br-bool' },
   destinationsFile: str('BATCH_ROUTER_DESTINATIONS_FILE', 'config/destinations.json', 'JSON file listing the destinations to deliver to'),
   stagingDir: str('BATCH_ROUTER_STAGING_DIR', '', 'Directory for upload staging files; empty means <dataDir>/staging'),
+  stagingMemoryBytes: int('BATCH_ROUTER_STAGING_MEMORY_BYTES', 8 * 1024 * 1024, 0,
+    'Uploads whose staged rows total at most this many bytes are staged in memory instead of a file; 0 always uses files'),
   logLevel: str('LOG_LEVEL', 'info', `Log level: ${LOG_LEVELS.join(', ')}`, { format: 'br-enum', values: LOG_LEVELS }),
   logFormat: str('BATCH_ROUTER_LOG_FORMAT', 'auto', 'Log format: json, pretty, or auto (pretty when stdout is a terminal)', { format: 'br-enum', values: LOG_FORMATS }),
   workerId: str('BATCH_ROUTER_WORKER_ID', '', 'Identity of this process on leases; empty generates <hostname>-<pid>-<random>'),

@@ -79,6 +79,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     log,
     workerId: config.workerId,
     stagingDir: config.stagingDir,
+    stagingMemoryBytes: config.stagingMemoryBytes,
     leaseMs: config.leaseMs,
     heartbeatMs: config.heartbeatMs,
     idlePollMs: config.idlePollMs,

@@ -16,11 +16,16 @@ import { pollDueImports } from './poller.ts';
 import { abortWaitingJobs, recoverExpiredUploads, sweepRetention } from './sweeper.ts';
 import type { ActiveDestination, RouterContext } from './types.ts';
 
+/** 8 MiB: a few full webhook batches, far below the memory of the payloads they came from. */
+export const DEFAULT_STAGING_MEMORY_BYTES = 8 * 1024 * 1024;
+
 export interface RouterOptions {
   db: Kysely<Database>;
   log: Logger;
   workerId: string;
   stagingDir: string;
+  /** See RouterContext; default {@link DEFAULT_STAGING_MEMORY_BYTES}. */
+  stagingMemoryBytes?: number;
   leaseMs: number;
   heartbeatMs: number;
   idlePollMs: number;
@@ -48,6 +53,7 @@ export class Router {
       workerId: options.workerId,
       leaseMs: options.leaseMs,
       stagingDir: options.stagingDir,
+      stagingMemoryBytes: options.stagingMemoryBytes ?? DEFAULT_STAGING_MEMORY_BYTES,
       hardStop: this.#hardStop.signal,
     };
     this.#workers = options.destinations.map((d) => new DestinationWorker(this.#ctx, d, options.idlePollMs));

@@ -1,7 +1,9 @@
 /**
- * Staging files: the transformed rows of one upload, written once as NDJSON lines
- * `{"j":"<jobId>","r":<row>}` and streamed back to the manager as many times as it needs (a CSV
- * manager reads once for the header, once for the body). Keeps memory flat however big the batch.
+ * Staging: the transformed rows of one upload, kept once and streamed to the manager as many
+ * times as it needs (a CSV manager reads once for the header, once for the body). A batch up to
+ * the memory limit stays in memory (its payloads are in memory from the claim anyway); a bigger
+ * one is written as NDJSON lines `{"j":"<jobId>","r":<row>}` to a file and streamed back, which
+ * keeps memory flat however big the batch.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
@@ -15,9 +17,33 @@ export type StagedEntry =
   | { readonly jobId: string; readonly json: string; readonly row?: undefined };
 
 export interface StagingFile {
-  readonly path: string;
+  /** The NDJSON file, or null when the rows are held in `memory`. */
+  readonly path: string | null;
   readonly jobIds: string[];
   readonly bytes: number;
+  /** Each row's JSON text, in `jobIds` order, for a batch staged in memory. */
+  readonly memory?: readonly string[];
+}
+
+/**
+ * Stages an upload's rows: in memory while their JSON totals at most `memoryLimitBytes`, else in
+ * a file at `path`. Rows are serialised once either way.
+ */
+export async function stageRows(path: string, entries: readonly StagedEntry[], memoryLimitBytes: number): Promise<StagingFile> {
+  const jobIds: string[] = [];
+  const texts: string[] = [];
+  let bytes = 0;
+  for (const entry of entries) {
+    const json = entry.json ?? JSON.stringify(entry.row);
+    jobIds.push(entry.jobId);
+    texts.push(json);
+    bytes += Buffer.byteLength(json);
+    if (bytes > memoryLimitBytes) {
+      const serialised = texts.map((text, i): StagedEntry => ({ jobId: jobIds[i]!, json: text }));
+      return writeStagingFile(path, serialised.concat(entries.slice(texts.length)));
+    }
+  }
+  return { path: null, jobIds, bytes, memory: texts };
 }
 
 /** Lines are gathered into writes of about this many characters: a write per row costs more than the row. */
@@ -67,12 +93,12 @@ export async function* readStagingFile<Row>(path: string): AsyncGenerator<Staged
     const text = rest + (piece as string);
     let start = 0;
     for (let end = text.indexOf('\n'); end !== -1; end = text.indexOf('\n', start)) {
-      if (end > start) yield new StagedLine<Row>(text.slice(start, end));
+      if (end > start) yield StagedLine.fromLine<Row>(text.slice(start, end));
       start = end + 1;
     }
     rest = text.slice(start);
   }
-  if (rest.length > 0) yield new StagedLine<Row>(rest);
+  if (rest.length > 0) yield StagedLine.fromLine<Row>(rest);
 }
 
 /**
@@ -81,15 +107,17 @@ export async function* readStagingFile<Row>(path: string): AsyncGenerator<Staged
  * were a visible share of the garbage collector's work.
  */
 class StagedLine<Row> implements StagedRow<Row> {
-  readonly jobId: string;
-  readonly json: string;
   #bytes = -1;
   #parsed: { value: Row } | undefined;
 
-  constructor(line: string) {
+  constructor(
+    readonly jobId: string,
+    readonly json: string,
+  ) {}
+
+  static fromLine<Row>(line: string): StagedLine<Row> {
     const split = line.indexOf('","r":');
-    this.jobId = line.slice(6, split);
-    this.json = line.slice(split + 6, -1);
+    return new StagedLine<Row>(line.slice(6, split), line.slice(split + 6, -1));
   }
 
   get bytes(): number {
@@ -107,8 +135,12 @@ export function stagingPath(stagingDir: string, destinationId: string, uploadId:
   return join(stagingDir, encodeURIComponent(destinationId), `upload-${uploadId}.ndjson`);
 }
 
-export async function removeStagingFile(path: string): Promise<void> {
-  await rm(path, { force: true });
+export async function removeStagingFile(file: StagingFile): Promise<void> {
+  if (file.path !== null) await rm(file.path, { force: true });
+}
+
+async function* memoryRows<Row>(file: StagingFile, texts: readonly string[]): AsyncGenerator<StagedRow<Row>> {
+  for (let i = 0; i < texts.length; i++) yield new StagedLine<Row>(file.jobIds[i]!, texts[i]!);
 }
 
 /** The batch object a manager's `upload` receives. */
@@ -124,6 +156,6 @@ export function stagedBatch<Row>(
     createdAt: ids.createdAt,
     jobIds: file.jobIds,
     bytes: file.bytes,
-    rows: () => readStagingFile<Row>(file.path),
+    rows: () => (file.memory ? memoryRows<Row>(file, file.memory) : readStagingFile<Row>(file.path!)),
   };
 }

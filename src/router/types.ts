@@ -23,6 +23,8 @@ export interface RouterContext {
   readonly workerId: string;
   readonly leaseMs: number;
   readonly stagingDir: string;
+  /** Uploads whose rows total at most this many bytes are staged in memory, not in a file. */
+  readonly stagingMemoryBytes: number;
   /** Aborted when shutdown's grace period is over: in-flight manager calls must give up. */
   readonly hardStop: AbortSignal;
 }

@@ -11,7 +11,7 @@ import { insertImports } from '../db/imports.repository.ts';
 import { endUploadAttempt, finishSettledUploads, setUploadSize } from '../db/uploads.repository.ts';
 import { backoffRangeMs } from '../db/retry-policy.ts';
 import { redactText } from '../logger.ts';
-import { removeStagingFile, stagedBatch, stagingPath, writeStagingFile, type StagedEntry } from './staging.ts';
+import { removeStagingFile, stageRows, stagedBatch, stagingPath, type StagedEntry } from './staging.ts';
 import { applyOutcomes, reconcileOutcomes } from './outcomes.ts';
 import { callSignal } from './call-signal.ts';
 import type { ClaimedJob } from '../db/jobs.repository.ts';
@@ -34,7 +34,7 @@ export async function runUpload(
   const guard = { state: 'executing', uploadId: claim.uploadId } as const;
   const { rejected, entries } = transformJobs(destination, claim.jobs);
   const rejectedIds = new Set(rejected.map((r) => r.jobId));
-  const file = await writeStagingFile(stagingPath(ctx.stagingDir, destination.id, claim.uploadId), entries);
+  const file = await stageRows(stagingPath(ctx.stagingDir, destination.id, claim.uploadId), entries, ctx.stagingMemoryBytes);
   try {
     let result: UploadResult | undefined;
     let failure: ReturnType<typeof classify> | undefined;
@@ -101,7 +101,7 @@ export async function runUpload(
     });
     if (!recorded) log.warn('lost the lease on this upload before recording it; another worker owns it now, nothing recorded');
   } finally {
-    await removeStagingFile(file.path);
+    await removeStagingFile(file);
   }
 }
 

@@ -1,3 +1,6 @@
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { insertJobs } from '../../src/db/jobs.repository.ts';
@@ -69,6 +72,16 @@ describe('router delivery', () => {
     expect(bad.state).toBe('aborted');
     expect(bad.reason).toContain('field "bad" is set');
     expect(uploads.flatMap((u) => u.jobIds)).not.toContain(ids[2]);
+  });
+
+  it('stages through a file when an upload is over the memory limit, and removes the file after', async () => {
+    const { manager, uploads } = scriptedManager();
+    const stagingDir = mkdtempSync(join(tmpdir(), 'br-staging-file-'));
+    await insertJobs(t.db, 'dest-1', sampleEvents(30));
+    router = startRouter(t.db, [testDestination(manager, 'dest-1', { maxEventsPerUpload: 10 })], { stagingDir, stagingMemoryBytes: 0 });
+    await waitFor(async () => (await statesOf(t)).succeeded === 30, { message: 'all 30 jobs succeed' });
+    expect(uploads.flatMap((u) => u.rows.map((r) => r.id)).sort()).toEqual(sampleEvents(30).map((e) => JSON.parse(e).id).sort());
+    expect(readdirSync(join(stagingDir, 'dest-1'))).toEqual([]);
   });
 
   it('passes stored events through byte for byte when the manager has no transform', async () => {

@@ -7,7 +7,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readStagingFile, writeStagingFile, type StagedEntry } from '../../src/router/staging.ts';
+import { readdir } from 'node:fs/promises';
+import { readStagingFile, removeStagingFile, stageRows, stagedBatch, writeStagingFile, type StagedEntry } from '../../src/router/staging.ts';
 
 describe('staging files', () => {
   let dir: string;
@@ -49,5 +50,33 @@ describe('staging files', () => {
     const read = [];
     for await (const row of readStagingFile(path)) read.push(row);
     expect(read).toEqual([]);
+  });
+
+  it('keeps a batch within the memory limit in memory and spills a bigger one to a file', async () => {
+    const entries: StagedEntry[] = Array.from({ length: 100 }, (_, i) => (i % 2 === 0
+      ? { jobId: String(i + 1), row: { i, text: 'é'.repeat(40) } }
+      : { jobId: String(i + 1), json: JSON.stringify({ i, text: 'é'.repeat(40) }) }));
+    const total = entries.reduce((sum, e) => sum + Buffer.byteLength(e.json ?? JSON.stringify(e.row)), 0);
+    const sub = join(dir, 'limits');
+
+    const held = await stageRows(join(sub, 'upload-held.ndjson'), entries, total);
+    expect(held).toMatchObject({ path: null, bytes: total });
+    const spilled = await stageRows(join(sub, 'upload-spilled.ndjson'), entries, total - 1);
+    expect(spilled).toMatchObject({ path: join(sub, 'upload-spilled.ndjson'), bytes: total });
+    expect(await readdir(sub)).toEqual(['upload-spilled.ndjson']);
+
+    // The manager reads the same rows either way, and may read them twice.
+    const read = async (file: typeof held) => {
+      const batch = stagedBatch<{ i: number }>(file, { uploadId: '1', destinationId: 'd', uploadAttempt: 1 });
+      const rows = [];
+      for (let pass = 0; pass < 2; pass++) for await (const row of batch.rows()) rows.push([row.jobId, row.json, row.bytes, row.row.i]);
+      return rows;
+    };
+    expect(await read(held)).toEqual(await read(spilled));
+    expect((await read(held))).toHaveLength(200);
+
+    await removeStagingFile(spilled);
+    await removeStagingFile(held);
+    expect(await readdir(sub)).toEqual([]);
   });
 });
