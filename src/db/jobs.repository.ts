@@ -67,9 +67,10 @@ export async function claimReadyJobs(
         FROM candidates
       ) c WHERE before = 0 OR before + payload_bytes <= ${options.maxBytes}::bigint
     ), claimed AS (
+      -- An id array, not a join: the planner would hash-join the whole table for a join.
       UPDATE br_jobs j SET state = 'executing', attempts = j.attempts + 1, upload_id = ${options.uploadId}::bigint,
              updated_at = now()
-      FROM bounded WHERE j.id = bounded.id
+      WHERE j.id = ANY(ARRAY(SELECT id FROM bounded))
       RETURNING j.id, j.attempts
     )
     SELECT c.id, c.attempts, p.payload FROM claimed c LEFT JOIN br_job_payloads p ON p.job_id = c.id ORDER BY c.id
@@ -91,26 +92,34 @@ export async function claimJobsOfUpload(db: Db, uploadId: string): Promise<Claim
 }
 
 /**
- * How many jobs of a destination are ready now (capped at `cap`: we only need to know whether a
- * full batch is there) and, in database time so app clocks do not matter, how long the oldest
- * ready job has waited or, if none is ready, how soon the next one will be.
+ * How long the oldest ready job of a destination has waited or, if none is ready, how soon the
+ * next one will be (in database time, so app clocks do not matter), and how many jobs are ready
+ * now, capped at `cap` (we only need to know whether a full batch is there). The count is skipped
+ * (`ready: null`) once the oldest has waited `sendAfterMs`: a partial batch goes out then anyway,
+ * and counting thousands of index entries on every claim of a big backlog is wasted work.
  */
 export async function readyBacklog(
   db: Db,
   destinationId: string,
   cap: number,
-): Promise<{ ready: number; oldestWaitMs: number; nextReadyInMs: number | null }> {
-  const { rows } = await sql<{ ready: string; age_ms: number | null }>`
-    SELECT
-      (SELECT count(*) FROM (
-         SELECT 1 FROM br_jobs WHERE destination_id = ${destinationId} AND state = 'waiting' AND upload_id IS NULL
-           AND next_attempt_at <= now() LIMIT ${cap}) r) AS ready,
-      (SELECT extract(epoch FROM now() - min(next_attempt_at)) * 1000 FROM br_jobs
-         WHERE destination_id = ${destinationId} AND state = 'waiting' AND upload_id IS NULL)::double precision AS age_ms
+  sendAfterMs: number,
+): Promise<{ ready: number | null; oldestWaitMs: number; nextReadyInMs: number | null }> {
+  // The count is an InitPlan, run only if the CASE reaches it.
+  const { rows } = await sql<{ ready: string | null; age_ms: number | null }>`
+    WITH oldest AS (
+      SELECT (extract(epoch FROM now() - min(next_attempt_at)) * 1000)::double precision AS age_ms FROM br_jobs
+      WHERE destination_id = ${destinationId} AND state = 'waiting' AND upload_id IS NULL
+    )
+    SELECT age_ms, CASE WHEN age_ms >= ${sendAfterMs}::double precision THEN NULL ELSE (
+      SELECT count(*) FROM (
+        SELECT 1 FROM br_jobs WHERE destination_id = ${destinationId} AND state = 'waiting' AND upload_id IS NULL
+          AND next_attempt_at <= now() LIMIT ${cap}) r) END AS ready
+    FROM oldest
   `.execute(db);
   const ageMs = rows[0]?.age_ms ?? null;
+  const ready = rows[0]?.ready ?? null;
   return {
-    ready: Number(rows[0]?.ready ?? 0),
+    ready: ready === null ? null : Number(ready),
     oldestWaitMs: ageMs !== null && ageMs >= 0 ? ageMs : 0,
     nextReadyInMs: ageMs !== null && ageMs < 0 ? -ageMs : null,
   };

@@ -50,13 +50,14 @@ export async function claimNextUpload(ctx: RouterContext, destination: ActiveDes
       await endUploadAttempt(trx, { uploadId: retry.id, owner: lease.owner, attempt: retry.attempt, state: 'finished' });
     }
 
-    const backlog = await readyBacklog(trx, destination.id, tuning.maxEventsPerUpload);
+    const backlog = await readyBacklog(trx, destination.id, tuning.maxEventsPerUpload, tuning.uploadIntervalMs);
+    // ready === null: not counted, because the oldest job has waited long enough to go out anyway.
     if (backlog.ready === 0) {
       return { kind: 'idle', wakeInMs: backlog.nextReadyInMs } as const;
     }
     const waitedMs = backlog.oldestWaitMs;
-    const full = backlog.ready >= tuning.maxEventsPerUpload;
-    if (!full && waitedMs < tuning.uploadIntervalMs) {
+    const full = backlog.ready !== null && backlog.ready >= tuning.maxEventsPerUpload;
+    if (backlog.ready !== null && !full && waitedMs < tuning.uploadIntervalMs) {
       return { kind: 'idle', wakeInMs: tuning.uploadIntervalMs - waitedMs } as const;
     }
 
