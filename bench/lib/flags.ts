@@ -14,7 +14,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --warmup N              W1 warm-up jobs per system (n/10 within 1,000..10,000)
   --systems a,b           only these systems (names as in the table)
   --tuning JSON           batch-router-webhook destination tuning overrides (exploration)
-  --w3                    add W3 (10% of sink answers 500)
+  --skip-w3               no W3 (10% of sink answers 500) rows
   --w2-rates a,b          W2 target rates in events/s (1000,5000,10000)
   --w2-seconds S          W2 enqueue duration per run (10; quick 2)
   --skip-w2               no W2 steady-rate rows
@@ -55,7 +55,7 @@ export function readSettings(args: string[] = process.argv.slice(2)): BenchSetti
       tuning: { type: 'string' },
       out: { type: 'string' },
       systems: { type: 'string' },
-      w3: { type: 'boolean', default: false },
+      'skip-w3': { type: 'boolean', default: false },
       'w2-rates': { type: 'string' },
       'w2-seconds': { type: 'string' },
       'skip-w2': { type: 'boolean', default: false },
@@ -86,7 +86,7 @@ export function readSettings(args: string[] = process.argv.slice(2)): BenchSetti
     warmupN: whole('warmup', flags.warmup, Math.min(10_000, Math.max(1_000, Math.floor(n / 10)))),
     systems: flags.systems?.split(',').map((s) => s.trim()).filter(Boolean),
     tuningOverrides: flags.tuning ? (JSON.parse(flags.tuning) as Record<string, number>) : {},
-    w3: flags.w3,
+    w3: !flags['skip-w3'],
     w2: flags['skip-w2'] || rates.length === 0
       ? null
       : {
