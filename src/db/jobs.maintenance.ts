@@ -47,6 +47,30 @@ export async function cancelJobs(db: Db, selector: JobSelector, reason: string):
 }
 
 /**
+ * Aborts up to `limit` waiting jobs of a destination whose config cannot work, including jobs
+ * waiting inside an upload for its retry; returns how many and the uploads they were waiting in,
+ * so the caller can settle those uploads.
+ */
+export async function abortWaitingOfDestination(
+  db: Db,
+  destinationId: string,
+  reason: string,
+  limit: number,
+): Promise<{ aborted: number; uploadIds: string[] }> {
+  const { rows } = await sql<{ n: string; uploads: string[] | null }>`
+    WITH doomed AS (
+      SELECT id FROM br_jobs WHERE destination_id = ${destinationId} AND state = 'waiting' LIMIT ${limit} FOR UPDATE SKIP LOCKED
+    ), changed AS (
+      UPDATE br_jobs j SET state = 'aborted', reason = ${reason}, last_error = ${reason}, finished_at = now(), updated_at = now()
+      WHERE j.id = ANY(ARRAY(SELECT id FROM doomed))
+      RETURNING j.upload_id
+    )
+    SELECT count(*) AS n, array_agg(DISTINCT upload_id::text) FILTER (WHERE upload_id IS NOT NULL) AS uploads FROM changed
+  `.execute(db);
+  return { aborted: Number(rows[0]?.n ?? 0), uploadIds: rows[0]?.uploads ?? [] };
+}
+
+/**
  * Puts aborted jobs back to `waiting` with a fresh attempt budget and retry window; the previous
  * reason stays in `last_error` so the history is not lost. Their submissions become pending again
  * (their next final state gets a new callback).

@@ -3,8 +3,8 @@
  * expired) so their jobs are re-sent, aborts the waiting jobs of destinations whose config is
  * broken, and deletes finished jobs older than the retention age in bounded batches.
  */
-import { sql } from 'kysely';
-import { deleteFinishedJobs } from '../db/jobs.maintenance.ts';
+import { abortWaitingOfDestination, deleteFinishedJobs } from '../db/jobs.maintenance.ts';
+import { executingJobsOfUpload } from '../db/jobs.repository.ts';
 import { scheduleRetries } from '../db/jobs.transitions.ts';
 import { deleteFinishedUploads, expireLeases, finishSettledUploads } from '../db/uploads.repository.ts';
 import type { RetryPolicy } from '../db/retry-policy.ts';
@@ -15,13 +15,12 @@ export async function recoverExpiredUploads(ctx: RouterContext, destinationId: s
   return ctx.db.transaction().execute(async (trx) => {
     const expired = await expireLeases(trx, destinationId);
     for (const upload of expired) {
-      const { rows } = await sql<{ id: string }>`
-        SELECT id FROM br_jobs WHERE upload_id = ${upload.id}::bigint AND state = 'executing'`.execute(trx);
+      const jobIds = await executingJobsOfUpload(trx, upload.id);
       const error = `worker ${upload.owner ?? '?'} stopped renewing its lease (crashed or stalled) while sending upload ${upload.id}`;
       const { aborted } = await scheduleRetries(
         trx,
         { state: 'executing', uploadId: upload.id },
-        rows.map((r) => ({ jobId: r.id, error })),
+        jobIds.map((jobId) => ({ jobId, error })),
         policy,
         true,
       );
@@ -33,13 +32,16 @@ export async function recoverExpiredUploads(ctx: RouterContext, destinationId: s
   });
 }
 
-/** Aborts everything still waiting for a destination whose config cannot work. */
+/**
+ * Aborts what still waits for a destination whose config cannot work (up to 10,000 jobs a sweep),
+ * and settles the uploads whose retries those jobs were waiting for, so none lingers in retry_wait.
+ */
 export async function abortWaitingJobs(ctx: RouterContext, destinationId: string, reason: string): Promise<number> {
-  const result = await sql`
-    UPDATE br_jobs SET state = 'aborted', reason = ${reason}, last_error = ${reason}, finished_at = now(), updated_at = now()
-    WHERE id IN (SELECT id FROM br_jobs WHERE destination_id = ${destinationId} AND state = 'waiting' LIMIT 10000)
-  `.execute(ctx.db);
-  return Number(result.numAffectedRows ?? 0n);
+  return ctx.db.transaction().execute(async (trx) => {
+    const { aborted, uploadIds } = await abortWaitingOfDestination(trx, destinationId, reason, 10_000);
+    await finishSettledUploads(trx, uploadIds);
+    return aborted;
+  });
 }
 
 /** Deletes finished jobs and uploads older than `maxAgeMs`, batch by batch, until none are left. */

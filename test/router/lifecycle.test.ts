@@ -61,7 +61,12 @@ describe('router lifecycle', () => {
       ]),
     );
     await insertJobs(t.db, 'files', sampleEvents(3));
-    await insertJobs(t.db, 'broken-hook', sampleEvents(2));
+    const brokenIds = await insertJobs(t.db, 'broken-hook', sampleEvents(2));
+    // One of them waits inside an upload for its retry, as when the config broke after a failure.
+    const { rows: [stuck] } = await sql<{ id: string }>`
+      INSERT INTO br_uploads (destination_id, manager, state, attempt, job_count, next_attempt_at, last_error)
+      VALUES ('broken-hook', 'webhook', 'retry_wait', 1, 1, now() + interval '1 hour', 'HTTP 503') RETURNING id`.execute(t.db);
+    await sql`UPDATE br_jobs SET upload_id = ${stuck!.id}::bigint, attempts = 1 WHERE id = ${brokenIds[0]!}`.execute(t.db);
     const config = loadConfig({
       DATABASE_URL: t.url,
       BATCH_ROUTER_DESTINATIONS_FILE: file,
@@ -83,6 +88,9 @@ describe('router lifecycle', () => {
     }, { message: 'healthy jobs delivered, broken ones aborted' });
     const broken = await t.db.selectFrom('br_jobs').selectAll().where('destination_id', '=', 'broken-hook').execute();
     expect(broken.every((j) => j.state === 'aborted' && /url/.test(j.reason ?? ''))).toBe(true);
+    // The upload its job waited in is settled, not left in retry_wait for ever.
+    const upload = await t.db.selectFrom('br_uploads').selectAll().where('id', '=', stuck!.id).executeTakeFirstOrThrow();
+    expect(upload.state).toBe('finished');
     const files = await t.db.selectFrom('br_jobs').selectAll().where('destination_id', '=', 'files').execute();
     expect(files.every((j) => j.state === 'succeeded')).toBe(true);
   });
