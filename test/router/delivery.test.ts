@@ -81,6 +81,8 @@ describe('router delivery', () => {
     router = startRouter(t.db, [testDestination(manager, 'dest-1', { maxEventsPerUpload: 10 })], { stagingDir, stagingMemoryBytes: 0 });
     await waitFor(async () => (await statesOf(t)).succeeded === 30, { message: 'all 30 jobs succeed' });
     expect(uploads.flatMap((u) => u.rows.map((r) => r.id)).sort()).toEqual(sampleEvents(30).map((e) => JSON.parse(e).id).sort());
+    // Files are removed right after the outcome is recorded, so just after the jobs turn final.
+    await waitFor(() => readdirSync(join(stagingDir, 'dest-1')).length === 0, { message: 'the staging files are removed' });
     expect(readdirSync(join(stagingDir, 'dest-1'))).toEqual([]);
   });
 
