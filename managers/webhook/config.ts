@@ -3,16 +3,13 @@
  * marked secret for redaction, and no validation message below ever quotes one.
  */
 import { configSchema, f } from '../../src/manager/config-schema.ts';
+import { TRANSPORT_HEADERS, headerMapProblem } from '../_http/headers.ts';
 
 export const webhookFormats = ['json', 'ndjson'] as const;
 export type WebhookFormat = (typeof webhookFormats)[number];
 
-/** RFC 9110 token characters: anything else is not a header name fetch will send. */
-const headerName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-/** Tab, printable ASCII and Latin-1: what a header value can carry without fetch throwing. */
-const headerValue = /^[\t\x20-\x7e\x80-\xff]*$/;
 /** Set by the manager on every request; a user value would silently fight with it. */
-const managedHeaders = new Set(['content-type', 'content-length', 'transfer-encoding', 'host', 'connection', 'idempotency-key']);
+const managedHeaders = new Set([...TRANSPORT_HEADERS, 'content-type', 'idempotency-key']);
 
 export const webhookConfig = configSchema({
   url: f.custom<string>(
@@ -27,7 +24,7 @@ export const webhookConfig = configSchema({
       secret: true,
       default: {},
     },
-    checkHeaders,
+    (value) => headerMapProblem(value, managedHeaders),
   ),
   format: f.oneOf(webhookFormats, {
     doc: '"json" sends {"events":[...]}; "ndjson" sends one event per line.',
@@ -59,22 +56,6 @@ function checkUrl(value: unknown): string | undefined {
   // fetch refuses URLs with credentials; point people at the header instead of a runtime failure.
   if (url.username || url.password) {
     return 'must not contain user:password@; send credentials with "headers", e.g. {"Authorization": "Basic ..."}';
-  }
-  return undefined;
-}
-
-function checkHeaders(value: unknown): string | undefined {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return 'must be an object of header names to string values';
-  }
-  for (const [name, inner] of Object.entries(value)) {
-    if (!headerName.test(name)) return `has "${name}", which is not a valid HTTP header name`;
-    if (managedHeaders.has(name.toLowerCase())) return `sets "${name}", which the manager sets itself; remove it`;
-    if (typeof inner !== 'string') return `"${name}" must be a string`;
-    // The value is deliberately not quoted: it is likely a credential.
-    if (!headerValue.test(inner)) {
-      return `"${name}" has a value with characters a header cannot carry (line breaks, control or non-Latin-1 characters); fix the value or its environment variable`;
-    }
   }
   return undefined;
 }
