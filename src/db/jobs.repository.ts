@@ -78,14 +78,6 @@ export async function claimReadyJobs(
   return rows;
 }
 
-/** Ids of the jobs an upload is still sending (`executing`): what a dead worker left behind. */
-export async function executingJobsOfUpload(db: Db, uploadId: string): Promise<string[]> {
-  const { rows } = await sql<{ id: string }>`
-    SELECT id FROM br_jobs WHERE upload_id = ${uploadId}::bigint AND state = 'executing'
-  `.execute(db);
-  return rows.map((r) => r.id);
-}
-
 /** Re-claims the waiting jobs of an upload that is being retried as a unit, with their payloads. */
 export async function claimJobsOfUpload(db: Db, uploadId: string): Promise<ClaimedJob[]> {
   const { rows } = await sql<ClaimedJob>`

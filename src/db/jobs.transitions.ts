@@ -152,7 +152,7 @@ export async function snooze(
   );
 }
 
-/** Ids and attempts of the jobs an upload currently holds in `executing`. */
+/** Ids of the jobs an upload currently holds in `executing`: what a dead worker left behind. */
 export async function executingJobsOf(db: Db, uploadId: string): Promise<string[]> {
   const { rows } = await sql<{ id: string }>`
     SELECT id FROM br_jobs WHERE upload_id = ${uploadId}::bigint AND state = 'executing' ORDER BY id

@@ -4,8 +4,7 @@
  * broken, and deletes finished jobs older than the retention age in bounded batches.
  */
 import { abortWaitingOfDestination, deleteFinishedJobs } from '../db/jobs.maintenance.ts';
-import { executingJobsOfUpload } from '../db/jobs.repository.ts';
-import { scheduleRetries } from '../db/jobs.transitions.ts';
+import { executingJobsOf, scheduleRetries } from '../db/jobs.transitions.ts';
 import { deleteFinishedUploads, expireLeases, finishSettledUploads } from '../db/uploads.repository.ts';
 import type { RetryPolicy } from '../db/retry-policy.ts';
 import type { RouterContext } from './types.ts';
@@ -15,7 +14,7 @@ export async function recoverExpiredUploads(ctx: RouterContext, destinationId: s
   return ctx.db.transaction().execute(async (trx) => {
     const expired = await expireLeases(trx, destinationId);
     for (const upload of expired) {
-      const jobIds = await executingJobsOfUpload(trx, upload.id);
+      const jobIds = await executingJobsOf(trx, upload.id);
       const error = `worker ${upload.owner ?? '?'} stopped renewing its lease (crashed or stalled) while sending upload ${upload.id}`;
       const { aborted } = await scheduleRetries(
         trx,
