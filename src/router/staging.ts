@@ -16,14 +16,14 @@ export type StagedEntry =
   | { readonly jobId: string; readonly row: unknown; readonly json?: undefined }
   | { readonly jobId: string; readonly json: string; readonly row?: undefined };
 
-export interface StagingFile {
-  /** The NDJSON file, or null when the rows are held in `memory`. */
-  readonly path: string | null;
-  readonly jobIds: string[];
-  readonly bytes: number;
-  /** Each row's JSON text, in `jobIds` order, for a batch staged in memory. */
-  readonly memory?: readonly string[];
-}
+/**
+ * Staged rows: in an NDJSON file at `path`, or (`path` null) as each row's JSON text in `memory`,
+ * in `jobIds` order.
+ */
+export type StagingFile = { readonly jobIds: string[]; readonly bytes: number } & (
+  | { readonly path: string; readonly memory?: undefined }
+  | { readonly path: null; readonly memory: readonly string[] }
+);
 
 /**
  * Stages an upload's rows: in memory while their JSON totals at most `memoryLimitBytes`, else in
@@ -139,8 +139,8 @@ export async function removeStagingFile(file: StagingFile): Promise<void> {
   if (file.path !== null) await rm(file.path, { force: true });
 }
 
-async function* memoryRows<Row>(file: StagingFile, texts: readonly string[]): AsyncGenerator<StagedRow<Row>> {
-  for (let i = 0; i < texts.length; i++) yield new StagedLine<Row>(file.jobIds[i]!, texts[i]!);
+async function* memoryRows<Row>(jobIds: readonly string[], texts: readonly string[]): AsyncGenerator<StagedRow<Row>> {
+  for (let i = 0; i < texts.length; i++) yield new StagedLine<Row>(jobIds[i]!, texts[i]!);
 }
 
 /** The batch object a manager's `upload` receives. */
@@ -156,6 +156,6 @@ export function stagedBatch<Row>(
     createdAt: ids.createdAt,
     jobIds: file.jobIds,
     bytes: file.bytes,
-    rows: () => (file.memory ? memoryRows<Row>(file, file.memory) : readStagingFile<Row>(file.path!)),
+    rows: () => (file.path === null ? memoryRows<Row>(file.jobIds, file.memory) : readStagingFile<Row>(file.path)),
   };
 }

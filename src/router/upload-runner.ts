@@ -1,7 +1,8 @@
 /**
- * One send of one upload: transform each claimed job (a bad event aborts only itself),
- * stream rows to a staging file, call the manager, then record the outcome, the import handles and
- * every job transition in ONE transaction that first re-checks this worker still owns the upload.
+ * One send of one upload: transform each claimed job (a bad event aborts only itself), stage
+ * the rows (in memory, or in a file when big), call the manager, then record the outcome, the
+ * import handles and every job transition in ONE transaction that first re-checks this worker
+ * still owns the upload.
  */
 import type { Logger } from 'pino';
 import type { JobOutcome, JsonObject, UploadResult } from '../manager/contract.ts';
