@@ -9,6 +9,7 @@
  */
 import type { Logger } from 'pino';
 import type { ConfigSchema } from './config-schema.ts';
+import type { ErrorCode } from './error-codes.ts';
 
 /** Any JSON value, as stored in PostgreSQL `jsonb`. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
@@ -118,11 +119,19 @@ export type JobOutcome =
   /** Delivered. `warning` is kept on the job (e.g. Marketo row warnings). */
   | { readonly jobId: string; readonly kind: 'succeeded'; readonly warning?: string }
   /** Transient failure: retried with backoff (or after `retryAfterMs`), spending an attempt. */
-  | { readonly jobId: string; readonly kind: 'retry'; readonly reason: string; readonly retryAfterMs?: number }
+  | ({ readonly jobId: string; readonly kind: 'retry'; readonly reason: string; readonly retryAfterMs?: number } & OutcomeCodes)
   /** Not the job's fault and not a real attempt (vendor queue full): back to waiting, attempt refunded. */
-  | { readonly jobId: string; readonly kind: 'snooze'; readonly reason: string; readonly retryAfterMs: number }
+  | ({ readonly jobId: string; readonly kind: 'snooze'; readonly reason: string; readonly retryAfterMs: number } & OutcomeCodes)
   /** Permanent: will never be delivered. `reason` is shown to people as is. */
-  | { readonly jobId: string; readonly kind: 'aborted'; readonly reason: string };
+  | ({ readonly jobId: string; readonly kind: 'aborted'; readonly reason: string } & OutcomeCodes);
+
+/** Machine-readable codes carried next to a failure's human `reason`. */
+export interface OutcomeCodes {
+  /** Stable code (see `error-codes.ts`); the router fills in a default from the outcome kind when absent. */
+  readonly code?: ErrorCode;
+  /** The vendor's own code for this failure, verbatim (Marketo `1004`, Salesforce `DUPLICATE_VALUE`). */
+  readonly vendorCode?: string;
+}
 
 /** A vendor-side import created by an upload, to be polled until done. */
 export interface ImportHandle {

@@ -5,13 +5,29 @@
  * unknown failure (a bug, a network glitch) should not silently drop events.
  */
 
+import { ERROR_CODES, type ErrorCode } from './error-codes.ts';
+
 export type FailureAction = 'retry' | 'snooze' | 'abort' | 'config';
+
+/** Options every typed error takes: the cause, a stable code and the vendor's own code. */
+export interface RouterErrorOptions {
+  cause?: unknown;
+  /** Stable machine-readable code; each class has a default. */
+  code?: ErrorCode;
+  /** The vendor's own error code, verbatim, when the vendor gave one. */
+  vendorCode?: string;
+}
 
 export abstract class RouterError extends Error {
   abstract readonly action: FailureAction;
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  /** Stable machine-readable code (see error-codes.ts), stored with the job's last error. */
+  readonly code: ErrorCode;
+  readonly vendorCode: string | undefined;
+  constructor(message: string, options: RouterErrorOptions | undefined, defaultCode: ErrorCode) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
+    this.code = options?.code ?? defaultCode;
+    this.vendorCode = options?.vendorCode;
   }
 }
 
@@ -19,8 +35,8 @@ export abstract class RouterError extends Error {
 export class RetryableError extends RouterError {
   readonly action = 'retry' as const;
   readonly retryAfterMs: number | undefined;
-  constructor(message: string, options?: { cause?: unknown; retryAfterMs?: number }) {
-    super(message, options);
+  constructor(message: string, options?: RouterErrorOptions & { retryAfterMs?: number }) {
+    super(message, options, ERROR_CODES.vendorUnavailable);
     this.retryAfterMs = options?.retryAfterMs;
   }
 }
@@ -32,8 +48,8 @@ export class RetryableError extends RouterError {
 export class SnoozeError extends RouterError {
   readonly action = 'snooze' as const;
   readonly retryAfterMs: number;
-  constructor(message: string, retryAfterMs: number, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(message: string, retryAfterMs: number, options?: RouterErrorOptions) {
+    super(message, options, ERROR_CODES.vendorBusy);
     this.retryAfterMs = retryAfterMs;
   }
 }
@@ -41,6 +57,9 @@ export class SnoozeError extends RouterError {
 /** Will never succeed (rejected payload, unsupported operation): abort the affected jobs. */
 export class PermanentError extends RouterError {
   readonly action = 'abort' as const;
+  constructor(message: string, options?: RouterErrorOptions) {
+    super(message, options, ERROR_CODES.recordRejected);
+  }
 }
 
 /**
@@ -50,8 +69,8 @@ export class PermanentError extends RouterError {
 export class ConfigError extends RouterError {
   readonly action = 'config' as const;
   readonly field: string | undefined;
-  constructor(message: string, options?: { cause?: unknown; field?: string }) {
-    super(message, options);
+  constructor(message: string, options?: RouterErrorOptions & { field?: string }) {
+    super(message, options, ERROR_CODES.config);
     this.field = options?.field;
   }
 }
@@ -62,17 +81,27 @@ export function toError(thrown: unknown): Error {
   return new Error(typeof thrown === 'string' ? thrown : `non-error thrown: ${safeString(thrown)}`, { cause: thrown });
 }
 
+/** What the router does with a failure, and the codes it records. */
+export interface Classified {
+  action: FailureAction;
+  message: string;
+  code: ErrorCode;
+  vendorCode?: string;
+  retryAfterMs?: number;
+}
+
 /** Classifies a thrown value; unknown errors are retryable. */
-export function classify(thrown: unknown): { action: FailureAction; message: string; retryAfterMs?: number } {
+export function classify(thrown: unknown): Classified {
   const error = toError(thrown);
-  if (error instanceof RetryableError) return { action: 'retry', message: error.message, retryAfterMs: error.retryAfterMs };
-  if (error instanceof SnoozeError) return { action: 'snooze', message: error.message, retryAfterMs: error.retryAfterMs };
-  if (error instanceof PermanentError) return { action: 'abort', message: error.message };
-  if (error instanceof ConfigError) return { action: 'config', message: `destination config: ${error.message}` };
+  const codes = error instanceof RouterError ? { code: error.code, ...(error.vendorCode ? { vendorCode: error.vendorCode } : {}) } : undefined;
+  if (error instanceof RetryableError) return { action: 'retry', message: error.message, retryAfterMs: error.retryAfterMs, ...codes! };
+  if (error instanceof SnoozeError) return { action: 'snooze', message: error.message, retryAfterMs: error.retryAfterMs, ...codes! };
+  if (error instanceof PermanentError) return { action: 'abort', message: error.message, ...codes! };
+  if (error instanceof ConfigError) return { action: 'config', message: `destination config: ${error.message}`, ...codes! };
   if (error.name === 'AbortError' || error.name === 'TimeoutError') {
-    return { action: 'retry', message: `call cancelled or timed out: ${error.message}` };
+    return { action: 'retry', message: `call cancelled or timed out: ${error.message}`, code: ERROR_CODES.timeout };
   }
-  return { action: 'retry', message: describeError(error) };
+  return { action: 'retry', message: describeError(error), code: ERROR_CODES.unexpected };
 }
 
 /** "message (cause: inner message)" so nested failures stay readable in one line. */
