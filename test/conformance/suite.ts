@@ -17,6 +17,17 @@ export interface ConformanceSetup {
   completeImports?(): Promise<void>;
   /** Calls that reached the vendor so far; enables the "made no vendor call" checks. */
   vendorCalls?(): Promise<number>;
+  /**
+   * Makes the fake vendor report the results of imports completed from now on inconsistently, as
+   * a real vendor can while its result files are still being written or when it is broken:
+   * - `undercount`: its totals count more failed rows than its failure listing shows;
+   * - `stray-row`: its failure listing has a row that matches no job of the import (and the totals
+   *   count it).
+   * Every async manager must provide it: the suite then checks that no job of such an import ends
+   * `succeeded` without the vendor's evidence (it is re-sent or ends with an `outcome_unconfirmed`
+   * reason, per the manager's documented policy).
+   */
+  misreport?(mode: 'undercount' | 'stray-row'): Promise<void>;
 }
 
 export interface ConformanceOptions<Config, Row> {
