@@ -4,6 +4,7 @@
  * Builds on `send` (request.ts) and the helpers in http.ts.
  */
 import { parseRetryAfter, readCapped } from './http.ts';
+import { ERROR_CODES, type ErrorCode } from '../../src/manager/error-codes.ts';
 
 /** Most bytes of an answer read: status documents and error pages are small; anything more is noise. */
 const DEFAULT_MAX_BYTES = 4 * 1024 * 1024;
@@ -44,6 +45,16 @@ export function parseJson(text: string): unknown {
 /** Statuses that mean "try again later": timeout, conflict, too early, rate limit, server errors. */
 export function isRetryableStatus(status: number): boolean {
   return status === 408 || status === 409 || status === 425 || status === 429 || status >= 500;
+}
+
+/**
+ * The stable code for a retryable HTTP status: throttling is told apart from an unavailable
+ * vendor because the cure differs (lower the rate vs wait for the vendor).
+ */
+export function retryCodeForStatus(status: number): ErrorCode {
+  if (status === 429) return ERROR_CODES.rateLimited;
+  if (status === 408) return ERROR_CODES.timeout;
+  return ERROR_CODES.vendorUnavailable;
 }
 
 /** True when `candidate` is on the same origin as `base`: only then may credentials follow a link. */

@@ -5,6 +5,7 @@
  */
 import { RetryableError, describeError, toError } from '../../src/manager/errors.ts';
 import { describeTarget, readCapped } from './http.ts';
+import { ERROR_CODES } from '../../src/manager/error-codes.ts';
 
 /** Enough of an error body to explain it; a huge HTML error page is not worth reading whole. */
 export const ERROR_TEXT_CHARS = 500;
@@ -41,12 +42,12 @@ export async function send(options: SendOptions): Promise<Response> {
     });
   } catch (thrown) {
     if (options.signal.aborted) {
-      throw new RetryableError(`${options.label} to ${target} was cancelled (shutdown or call deadline)`, { cause: thrown });
+      throw new RetryableError(`${options.label} to ${target} was cancelled (shutdown or call deadline)`, { cause: thrown, code: ERROR_CODES.timeout });
     }
     if (timeout.aborted) {
       throw new RetryableError(
         `${options.label}: ${target} did not answer within ${options.timeoutMs} ms${options.timeoutHint ?? ''}`,
-        { cause: thrown },
+        { cause: thrown, code: ERROR_CODES.timeout },
       );
     }
     throw new RetryableError(`${options.label} to ${target} failed: ${redact(describeError(toError(thrown)))}`, { cause: thrown });

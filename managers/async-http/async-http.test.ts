@@ -3,7 +3,7 @@ import type { JsonObject, UploadResult } from '../../src/manager/contract.ts';
 import { ConfigError } from '../../src/manager/errors.ts';
 import { buildBatch, callContext, openSession, tempDir } from '../../test/conformance/harness.ts';
 import { runManagerConformance } from '../../test/conformance/suite.ts';
-import { startAsyncOpsFake, type AsyncOpsFake, type OpsAnswer } from '../../test/fakes/async-ops-fake.ts';
+import { startAsyncOpsFake, type AsyncOpsFake, type OpsAnswer } from './test/fake.ts';
 import manager from './index.ts';
 import { overall, verdictOf } from './protocol.ts';
 
@@ -21,6 +21,7 @@ for (const answer of ['sync', 'items', 'batch'] as const) {
         cleanup: () => fake.close(),
         completeImports: () => fake.finishAll(),
         vendorCalls: async () => fake.requestCount(),
+        misreport: (mode) => fake.misreport(mode),
       };
     },
     sampleEvents: operations,
@@ -43,7 +44,9 @@ describe('async-http protocol', () => {
       reason: 'operation op-3 reported unknown status "archived" (UNKNOWN_STATUS); the protocol knows pending, processing, completed and failed',
     });
     expect(verdictOf({ nothing: true }, 'op').kind).toBe('failed');
-    expect(verdictOf({ status: 'failed', error_code: 'NO_STOCK', error_message: 'SKU-3 sold out' }, 'operation op-3')).toEqual({ kind: 'failed', reason: 'operation op-3 failed: NO_STOCK: SKU-3 sold out' });
+    expect(verdictOf({ status: 'failed', error_code: 'NO_STOCK', error_message: 'SKU-3 sold out' }, 'operation op-3')).toEqual({
+      kind: 'failed', reason: 'operation op-3 failed: NO_STOCK: SKU-3 sold out', codes: { code: 'record_rejected', vendorCode: 'NO_STOCK' },
+    });
   });
 });
 
@@ -116,7 +119,7 @@ describe('async-http upload', () => {
   it('does not check an operation before pollIntervalMs has passed', async () => {
     const config = configFor({ pollIntervalMs: 60_000 });
     const before = fake.requestCount();
-    const result = await manager.poll({ importId: '1', uploadId: '1', handle: { mode: 'items', operationIds: ['op-1'] }, startedAt: Date.now(), pollCount: 0 }, callContext(config).ctx);
+    const result = await manager.poll({ importId: '1', uploadId: '1', handle: { mode: 'items', operationIds: ['op-1'] }, startedAt: Date.now(), pollCount: 0 }, callContext(config, { session: openSession(manager, config) }).ctx);
     expect(result).toMatchObject({ status: 'in_progress' });
     expect(result.status === 'in_progress' && result.retryAfterMs).toBeGreaterThan(59_000);
     expect(fake.requestCount()).toBe(before);

@@ -5,12 +5,12 @@
  */
 import type { CallContext, JsonObject, StagedRow } from '../../src/manager/contract.ts';
 import { ConfigError, PermanentError, RetryableError } from '../../src/manager/errors.ts';
-import { isRetryableStatus, readAnswer, type Answer } from '../_http/answer.ts';
+import { isRetryableStatus, readAnswer, retryCodeForStatus, type Answer } from '../_http/answer.ts';
 import type { ChunkResult } from '../_http/chunks.ts';
 import { secretRedactor } from '../_http/http.ts';
 import { excerpt, send } from '../_http/request.ts';
 import type { AsyncHttpConfig } from './config.ts';
-import { acceptedIds, finalOutcome, resultItems } from './protocol.ts';
+import { acceptedIds, outcomesOfResults, resultItems } from './protocol.ts';
 
 export const USER_AGENT = 'batch-router-async-http/1';
 
@@ -38,8 +38,9 @@ export async function submitOperations(
   if (answer.status === 200) {
     const items = resultItems(answer.json);
     if (!items) throw new PermanentError(`${describe(answer, what)}; a 200 must carry a per-item result array ("results")`);
-    if (items.length > rows.length) ctx.log.warn({ extra: items.length - rows.length }, 'async-http service returned more results than operations; ignored the extra ones');
-    return { outcomes: rows.map(({ jobId }, i) => finalOutcome(jobId, items[i], `operation ${i + 1} of ${rows.length}`)), imports: [] };
+    if (items.length !== rows.length) ctx.log.warn({ results: items.length, operations: rows.length }, 'async-http service answered with another number of results than operations');
+    const outcomes = outcomesOfResults(rows.map((r) => r.jobId), items, 'the synchronous answer', (i) => `operation ${i + 1} of ${rows.length}`);
+    return { outcomes, imports: [] };
   }
   if (answer.status === 202) {
     const ids = acceptedIds(answer.json);
@@ -94,11 +95,13 @@ async function call(
 /** The typed error for an answer outside the protocol's success cases. */
 function failure(answer: Answer, what: string, endpoint: string): Error {
   const message = describe(answer, what);
-  if (isRetryableStatus(answer.status)) return new RetryableError(message, { retryAfterMs: answer.retryAfterMs });
+  if (isRetryableStatus(answer.status)) {
+    return new RetryableError(message, { retryAfterMs: answer.retryAfterMs, code: retryCodeForStatus(answer.status), vendorCode: String(answer.status) });
+  }
   if (answer.status === 401 || answer.status === 403) return new ConfigError(`${message}; check the credentials in "headers"`, { field: 'headers' });
   if (answer.status >= 300 && answer.status < 400) return new ConfigError(`${message} (a redirect); set "baseUrl" to the final address`, { field: 'baseUrl' });
   if (answer.status === 404 || answer.status === 405) return new ConfigError(`${message}; is "baseUrl" the root that serves ${endpoint}?`, { field: 'baseUrl' });
-  return new PermanentError(message);
+  return new PermanentError(message, { vendorCode: String(answer.status) });
 }
 
 function describe(answer: Answer, what: string): string {

@@ -9,12 +9,12 @@ import { PermanentError } from '../../src/manager/errors.ts';
 import { chunkRows, submitInChunks } from '../_http/chunks.ts';
 import { submitOperations } from './client.ts';
 import { asyncHttpConfig, type AsyncHttpConfig } from './config.ts';
-import { createAsyncHttpSession, operationOutcomes, pollOperations } from './poll.ts';
+import { createAsyncHttpSession, operationOutcomes, pollOperations, type AsyncHttpSession } from './poll.ts';
 
 /** Request bodies are kept under this size whatever maxOperationsPerRequest allows. */
 const MAX_REQUEST_BYTES = 8 * 1024 * 1024;
 
-export default defineManager<AsyncHttpConfig, JsonObject>({
+export default defineManager<AsyncHttpConfig, JsonObject, AsyncHttpSession>({
   name: 'async-http',
   description: 'Submits events as operations to a service speaking the async-operations protocol and follows them to completion.',
   configSchema: asyncHttpConfig,

@@ -10,7 +10,7 @@ import type { CallContext, ImportedJob, JobOutcome, OpenImport, PollResult } fro
 import { RetryableError } from '../../src/manager/errors.ts';
 import { readOperation, type OperationsHandle } from './client.ts';
 import type { AsyncHttpConfig } from './config.ts';
-import { finalOutcome, meanProgress, outcomeOf, overall, resultItems, verdictOf, type Verdict } from './protocol.ts';
+import { finalOutcome, meanProgress, outcomeOf, outcomesOfResults, overall, resultItems, verdictOf, type Verdict } from './protocol.ts';
 
 /** Status checks in flight at once for one import: enough to be quick, few enough to be polite. */
 const CONCURRENT_READS = 8;
@@ -22,11 +22,14 @@ export interface AsyncHttpSession {
   readonly finished: Map<string, Verdict | { items: unknown[] | undefined }>;
 }
 
+/** The context of every call here: the router passes the session createAsyncHttpSession made. */
+export type AsyncHttpContext = CallContext<AsyncHttpConfig, AsyncHttpSession>;
+
 export function createAsyncHttpSession(): AsyncHttpSession {
   return { finished: new Map() };
 }
 
-export async function pollOperations(open: OpenImport, ctx: CallContext<AsyncHttpConfig>): Promise<PollResult> {
+export async function pollOperations(open: OpenImport, ctx: AsyncHttpContext): Promise<PollResult> {
   const handle = parseHandle(open.handle);
   if (!handle) return { status: 'failed', retryable: false, reason: 'import handle names no operation; it was not created by async-http' };
   const interval = ctx.config.pollIntervalMs;
@@ -42,7 +45,7 @@ export async function pollOperations(open: OpenImport, ctx: CallContext<AsyncHtt
   }
 }
 
-async function pollItems(ids: readonly string[], ctx: CallContext<AsyncHttpConfig>): Promise<PollResult> {
+async function pollItems(ids: readonly string[], ctx: AsyncHttpContext): Promise<PollResult> {
   const verdicts = await mapLimit(ids, CONCURRENT_READS, (id) => itemVerdict(id, ctx));
   const status = overall(verdicts);
   if (status === 'pending') return { status: 'in_progress', progress: meanProgress(verdicts), retryAfterMs: ctx.config.pollIntervalMs };
@@ -51,7 +54,7 @@ async function pollItems(ids: readonly string[], ctx: CallContext<AsyncHttpConfi
   return { status: 'completed', hasRecordFailures: status !== 'completed' };
 }
 
-async function pollBatch(handle: { operationId: string; count: number }, ctx: CallContext<AsyncHttpConfig>): Promise<PollResult> {
+async function pollBatch(handle: { operationId: string; count: number }, ctx: AsyncHttpContext): Promise<PollResult> {
   const id = handle.operationId;
   const state = await readOperation(id, ctx);
   if (state === undefined) return { status: 'failed', retryable: false, reason: `the service has no operation ${id} (404)` };
@@ -60,13 +63,15 @@ async function pollBatch(handle: { operationId: string; count: number }, ctx: Ca
   if (verdict.kind === 'failed') return { status: 'failed', retryable: false, reason: verdict.reason };
   const items = resultItems((state as { result?: unknown }).result);
   if (items === undefined) return { status: 'completed' }; // no per-item results: every item completed
-  const allDone = items.length >= handle.count && items.every((item) => verdictOf(item, '').kind === 'completed');
+  // Exactly one result per operation, all completed: anything else goes to getUploadStats, which
+  // confirms nothing from a list of the wrong length.
+  const allDone = items.length === handle.count && items.every((item) => verdictOf(item, '').kind === 'completed');
   if (allDone) return { status: 'completed' };
   remember(ctx, id, { items }); // read once more by getUploadStats, which forgets it
   return { status: 'completed', hasRecordFailures: true };
 }
 
-export async function operationOutcomes(open: OpenImport, jobs: readonly ImportedJob[], ctx: CallContext<AsyncHttpConfig>): Promise<JobOutcome[]> {
+export async function operationOutcomes(open: OpenImport, jobs: readonly ImportedJob[], ctx: AsyncHttpContext): Promise<JobOutcome[]> {
   const handle = parseHandle(open.handle);
   if (!handle) throw new RetryableError('import handle names no operation; it was not created by async-http');
   if (handle.mode === 'items') {
@@ -78,13 +83,17 @@ export async function operationOutcomes(open: OpenImport, jobs: readonly Importe
     forget(ctx, jobs.map((j) => j.correlationKey ?? ''));
     return outcomes;
   }
-  let entry = session(ctx)?.finished.get(handle.operationId);
+  let entry = ctx.session.finished.get(handle.operationId);
   if (!entry || !('items' in entry)) {
     const state = await readOperation(handle.operationId, ctx);
     entry = { items: resultItems((state as { result?: unknown } | undefined)?.result) };
   }
   const items = entry.items ?? [];
   forget(ctx, [handle.operationId]);
+  if (items.length !== handle.count) {
+    ctx.log.warn({ operationId: handle.operationId, results: items.length, operations: handle.count }, `import ${open.importId}: result count does not match the batch`);
+    return outcomesOfResults(jobs.map((j) => j.jobId), items, `operation ${handle.operationId}`, (i) => `item ${i} of operation ${handle.operationId}`);
+  }
   return jobs.map((job) => {
     const index = /^\d+$/.test(job.correlationKey ?? '') ? Number(job.correlationKey) : -1;
     return finalOutcome(job.jobId, items[index], `item ${job.correlationKey ?? '(none)'} of operation ${handle.operationId}`);
@@ -92,8 +101,8 @@ export async function operationOutcomes(open: OpenImport, jobs: readonly Importe
 }
 
 /** One operation's verdict, from memory when it finished earlier. A 404 is a failure, not a hang. */
-async function itemVerdict(id: string, ctx: CallContext<AsyncHttpConfig>): Promise<Verdict> {
-  const known = session(ctx)?.finished.get(id);
+async function itemVerdict(id: string, ctx: AsyncHttpContext): Promise<Verdict> {
+  const known = ctx.session.finished.get(id);
   if (known && !('items' in known)) return known;
   const state = await readOperation(id, ctx);
   const verdict = state === undefined ? { kind: 'failed' as const, reason: `operation ${id}: the service has no such operation (404)` } : verdictOf(state, `operation ${id}`);
@@ -111,18 +120,14 @@ function parseHandle(handle: Record<string, unknown>): OperationsHandle | undefi
   return undefined;
 }
 
-const session = (ctx: CallContext<AsyncHttpConfig>) => ctx.session as AsyncHttpSession | undefined;
-
-function remember(ctx: CallContext<AsyncHttpConfig>, id: string, value: Verdict | { items: unknown[] | undefined }): void {
-  const finished = session(ctx)?.finished;
-  if (!finished) return;
+function remember(ctx: AsyncHttpContext, id: string, value: Verdict | { items: unknown[] | undefined }): void {
+  const finished = ctx.session.finished;
   if (finished.size >= MAX_REMEMBERED) finished.clear();
   finished.set(id, value);
 }
 
-function forget(ctx: CallContext<AsyncHttpConfig>, ids: readonly string[]): void {
-  const finished = session(ctx)?.finished;
-  for (const id of ids) finished?.delete(id);
+function forget(ctx: AsyncHttpContext, ids: readonly string[]): void {
+  for (const id of ids) ctx.session.finished.delete(id);
 }
 
 /** `fn` over `items` with at most `limit` calls in flight; results in input order. */

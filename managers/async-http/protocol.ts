@@ -6,12 +6,13 @@
  * Anything the protocol does not define is a failure with a reason, never a hang.
  */
 import type { JobOutcome } from '../../src/manager/contract.ts';
+import { ERROR_CODES } from '../../src/manager/error-codes.ts';
 
 /** What one operation (or one item of a batch result) amounts to. */
 export type Verdict =
   | { readonly kind: 'pending'; readonly progress: number | undefined }
   | { readonly kind: 'completed' }
-  | { readonly kind: 'failed'; readonly reason: string };
+  | { readonly kind: 'failed'; readonly reason: string; readonly codes?: { code: typeof ERROR_CODES.recordRejected; vendorCode: string } };
 
 export type Overall = 'completed' | 'failed' | 'partial' | 'pending';
 
@@ -34,9 +35,9 @@ export function verdictOf(state: unknown, label: string): Verdict {
       return { kind: 'completed' };
     case 'failed': {
       const doc = state as Doc;
-      const code = typeof doc.error_code === 'string' && doc.error_code ? doc.error_code : 'OPERATION_FAILED';
+      const code = typeof doc.error_code === 'string' && doc.error_code ? doc.error_code.slice(0, 100) : 'OPERATION_FAILED';
       const message = typeof doc.error_message === 'string' && doc.error_message ? `: ${doc.error_message}` : '';
-      return { kind: 'failed', reason: `${label} failed: ${code}${message}` };
+      return { kind: 'failed', reason: `${label} failed: ${code}${message}`, codes: { code: ERROR_CODES.recordRejected, vendorCode: code } };
     }
     default: {
       const shown = typeof status === 'string' ? `unknown status "${status.slice(0, 50)}"` : 'no status';
@@ -77,17 +78,38 @@ export function resultItems(doc: unknown): unknown[] | undefined {
  * an id to follow cannot be tracked and counts as a failure.
  */
 export function finalOutcome(jobId: string, item: unknown, label: string): JobOutcome {
-  if (item === undefined) return { jobId, kind: 'retry', reason: `${label}: the service returned no result for it` };
+  if (item === undefined) {
+    return { jobId, kind: 'retry', reason: `${label}: the service returned no result for it; outcome unconfirmed, re-sent`, code: ERROR_CODES.outcomeUnconfirmed };
+  }
   const verdict = verdictOf(item, label);
   if (verdict.kind === 'completed') return { jobId, kind: 'succeeded' };
-  if (verdict.kind === 'failed') return { jobId, kind: 'aborted', reason: verdict.reason };
+  if (verdict.kind === 'failed') return { jobId, kind: 'aborted', reason: verdict.reason, ...verdict.codes };
   return { jobId, kind: 'aborted', reason: `${label} is still pending in a final answer, with no operation id to follow` };
+}
+
+/**
+ * Outcomes of the jobs of one request from a final per-item result list, matched by position.
+ * Positions are the only link between a result and its operation, so a list of another length
+ * than the request confirms nothing: every job is re-sent with code `outcome_unconfirmed` (the
+ * protocol is at-least-once; services deduplicate by the operation's own id), never counted done.
+ */
+export function outcomesOfResults(
+  jobIds: readonly string[],
+  items: readonly unknown[],
+  listLabel: string,
+  itemLabel: (index: number) => string,
+): JobOutcome[] {
+  if (items.length !== jobIds.length) {
+    const reason = `${listLabel} listed ${items.length} results for ${jobIds.length} operations; outcome unconfirmed, re-sent`;
+    return jobIds.map((jobId) => ({ jobId, kind: 'retry', reason, code: ERROR_CODES.outcomeUnconfirmed }));
+  }
+  return jobIds.map((jobId, i) => finalOutcome(jobId, items[i], itemLabel(i)));
 }
 
 /** Outcome of a job whose operation's verdict is known (items mode). */
 export function outcomeOf(jobId: string, verdict: Verdict): JobOutcome {
   if (verdict.kind === 'completed') return { jobId, kind: 'succeeded' };
-  if (verdict.kind === 'failed') return { jobId, kind: 'aborted', reason: verdict.reason };
+  if (verdict.kind === 'failed') return { jobId, kind: 'aborted', reason: verdict.reason, ...verdict.codes };
   return { jobId, kind: 'retry', reason: 'operation still pending when its batch was settled' };
 }
 

@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { insertJobs } from '../../src/db/jobs.repository.ts';
 import type { Router } from '../../src/router/router.ts';
-import { startAsyncOpsFake, type AsyncOpsFake, type AsyncOpsFakeOptions } from '../../test/fakes/async-ops-fake.ts';
+import { startAsyncOpsFake, type AsyncOpsFake, type AsyncOpsFakeOptions } from './test/fake.ts';
 import { createTestDatabase } from '../../test/helpers/database.ts';
 import { idsIn, jobRows, waitForFinal } from '../../test/helpers/job-states.ts';
 import { startRouter } from '../../test/helpers/router.ts';

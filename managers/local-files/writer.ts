@@ -31,7 +31,7 @@ export async function writeUploadFile(batch: UploadBatch<JsonObject>, ctx: CallC
     destinationId: batch.destinationId,
     uploadId: batch.uploadId,
     // The upload's creation time, not this attempt's, so a retry lands on the same name.
-    timestampMs: String(batch.createdAt ?? Date.now()),
+    timestampMs: String(batch.createdAt),
     ext: config.format,
   });
   const finalPath = join(directory, name);

@@ -10,14 +10,14 @@ import { sftpConfig, type SftpConfig } from './config.ts';
 import { toRow } from './format.ts';
 import { uploadBatch } from './upload.ts';
 
-export default defineManager<SftpConfig, JsonObject>({
+export default defineManager<SftpConfig, JsonObject, SftpSession>({
   name: 'sftp',
   description: 'Drops each batch as CSV or NDJSON files (optionally gzipped, split into parts) on an SFTP server, atomically.',
   configSchema: sftpConfig,
   // Few, full files suit file pickups; an upload is one SSH session, so two at once is plenty.
   tuningDefaults: { maxEventsPerUpload: 50_000, maxBytesPerUpload: 64 * 1024 * 1024, uploadIntervalMs: 10_000, uploadConcurrency: 2 },
   createSession: (config, destinationId, log) => new SftpSession(config, destinationId, log),
-  closeSession: (session) => (session as SftpSession).close(),
+  closeSession: (session) => session.close(),
   transform: (input, config) => toRow(input, config),
   upload: (batch, ctx) => uploadBatch(batch, ctx),
 });

@@ -30,15 +30,13 @@ interface Round {
   published: string[];
 }
 
-export async function uploadBatch(batch: UploadBatch<JsonObject>, ctx: CallContext<SftpConfig>): Promise<UploadResult> {
+export async function uploadBatch(batch: UploadBatch<JsonObject>, ctx: CallContext<SftpConfig, SftpSession>): Promise<UploadResult> {
   // No rows, no file and no connection: an empty file would look like a real, if odd, delivery.
   if (batch.jobIds.length === 0) return { outcomes: [] };
   const { config, signal, log } = ctx;
   if (signal.aborted) throw new RetryableError('SFTP upload cancelled before it started (shutdown or upload deadline)');
-  // The router always passes the session; a caller without one gets a private pool for this call.
-  const owned = ctx.session instanceof SftpSession ? undefined : new SftpSession(config, ctx.destinationId, log);
-  const session = owned ?? (ctx.session as SftpSession);
-  const identity = { destinationId: batch.destinationId, uploadId: batch.uploadId, createdAt: batch.createdAt ?? Date.now() };
+  const { session } = ctx;
+  const identity = { destinationId: batch.destinationId, uploadId: batch.uploadId, createdAt: batch.createdAt };
   const round: Round = {
     batch,
     config,
@@ -48,10 +46,7 @@ export async function uploadBatch(batch: UploadBatch<JsonObject>, ctx: CallConte
     log,
     published: [],
   };
-  let connection = await session.acquire(signal).catch(async (error: unknown) => {
-    await owned?.close();
-    throw error;
-  });
+  let connection = await session.acquire(signal);
   // Cancelling ends the connection, which fails whatever SFTP call is in flight at once.
   const onAbort = () => void connection.end();
   signal.addEventListener('abort', onAbort, { once: true });
@@ -75,7 +70,6 @@ export async function uploadBatch(batch: UploadBatch<JsonObject>, ctx: CallConte
     signal.removeEventListener('abort', onAbort);
     if (connection.lost || signal.aborted) await session.discard(connection);
     else session.release(connection);
-    await owned?.close();
   }
 }
 

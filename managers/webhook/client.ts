@@ -6,6 +6,7 @@ import type { CallContext, JsonObject, StagedRow, UploadBatch } from '../../src/
 import { ConfigError, PermanentError, RetryableError, describeError, toError } from '../../src/manager/errors.ts';
 import { describeTarget, parseRetryAfter, readCapped, secretRedactor } from '../_http/http.ts';
 import { ERROR_TEXT_CHARS, send } from '../_http/request.ts';
+import { retryCodeForStatus } from '../_http/answer.ts';
 import type { WebhookConfig, WebhookFormat } from './config.ts';
 
 // Kept importable from here: the webhook's tests and older callers use it.
@@ -66,14 +67,14 @@ export async function postBatch(batch: UploadBatch<JsonObject>, ctx: CallContext
   const detail = text.trim().slice(0, ERROR_TEXT_CHARS);
   const answered = `webhook ${target} answered ${status}${detail ? `: ${detail}` : ''}`;
   if (status === 429 || status >= 500 || RETRYABLE_4XX.has(status)) {
-    throw new RetryableError(answered, { retryAfterMs: parseRetryAfter(retryAfter) });
+    throw new RetryableError(answered, { retryAfterMs: parseRetryAfter(retryAfter), code: retryCodeForStatus(status), vendorCode: String(status) });
   }
   if (status >= 300 && status < 400) {
     const to = location && URL.canParse(location, config.url) ? ` to ${describeTarget(new URL(location, config.url).href)}` : '';
     throw new ConfigError(`webhook ${target} redirects (${status})${to}; set "url" to the final address`, { field: 'url' });
   }
   const hint = status === 401 || status === 403 ? ' (check the credentials in "headers")' : '';
-  throw new PermanentError(`${answered}${hint}`);
+  throw new PermanentError(`${answered}${hint}`, { vendorCode: String(status) });
 }
 
 /** The body as a stream pulled from the staging file, so a large batch never sits in memory whole. */

@@ -11,24 +11,10 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { countByDestinationAndState } from '../db/jobs.repository.ts';
 import { oldestWaitingByDestination } from '../db/jobs.reporting.ts';
 import type { Database } from '../db/schema.ts';
-import { recentDurations, recentVendorErrors } from '../db/uploads.reporting.ts';
+import { recentDurations, recentUnconfirmedJobs, recentVendorErrors } from '../db/uploads.reporting.ts';
 
 /** Window of the duration quantiles and the vendor-error counts. */
 export const RECENT_WINDOW_MS = 15 * 60_000;
-
-/**
- * A short, low-cardinality code for a stored error text: the HTTP status a vendor answered, a
- * system error code (ECONNREFUSED), "timeout", or "other". Manager messages name the status in
- * words ("answered 503", "HTTP 429"), which is what the first pattern reads.
- */
-export function vendorErrorCode(text: string): string {
-  const http = /\b(?:answered|status(?: code)?|HTTP(?:\/\d(?:\.\d)?)?|returned|responded(?: with)?)\s*:?\s*([1-5]\d\d)\b/i.exec(text);
-  if (http) return http[1]!;
-  const system = /\b(E[A-Z]{2,}(?:_[A-Z]+)*)\b/.exec(text);
-  if (system) return system[1]!;
-  if (/timed? ?out|deadline/i.test(text)) return 'timeout';
-  return 'other';
-}
 
 export class ApiMetrics {
   readonly registry = new Registry();
@@ -43,7 +29,11 @@ export class ApiMetrics {
   readonly #backlogAge = new Gauge({ name: 'batch_router_backlog_age_seconds', help: 'Age of the oldest waiting job per destination', labelNames: ['destination'], registers: [this.registry] });
   readonly #uploadSeconds = new Gauge({ name: 'batch_router_upload_duration_seconds', help: 'Upload durations (send to finish) over the last 15 minutes', labelNames: ['destination', 'quantile'], registers: [this.registry] });
   readonly #importSeconds = new Gauge({ name: 'batch_router_import_duration_seconds', help: 'Vendor import (poll) durations over the last 15 minutes', labelNames: ['destination', 'quantile'], registers: [this.registry] });
-  readonly #vendorErrors = new Gauge({ name: 'batch_router_vendor_errors', help: 'Upload and import errors recorded in the last 15 minutes, by code', labelNames: ['destination', 'code'], registers: [this.registry] });
+  readonly #vendorErrors = new Gauge({ name: 'batch_router_vendor_errors', help: 'Upload and import errors recorded in the last 15 minutes, by stable error code', labelNames: ['destination', 'code'], registers: [this.registry] });
+  readonly #unconfirmed = new Gauge({
+    name: 'batch_router_unconfirmed_jobs', labelNames: ['destination'], registers: [this.registry],
+    help: "Jobs of imports finished in the last 15 minutes whose outcome the vendor's results did not confirm (totals and listed rows disagreed)",
+  });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'batch_router_process_' });
@@ -51,14 +41,17 @@ export class ApiMetrics {
 
   /** Reads the delivery figures from the database; called before each scrape. */
   async refresh(db: Kysely<Database>): Promise<void> {
-    const [jobs, ages, durations, errors] = await Promise.all([
+    const [jobs, ages, durations, errors, unconfirmed] = await Promise.all([
       countByDestinationAndState(db),
       oldestWaitingByDestination(db),
       recentDurations(db, RECENT_WINDOW_MS),
       recentVendorErrors(db, RECENT_WINDOW_MS),
+      recentUnconfirmedJobs(db, RECENT_WINDOW_MS),
     ]);
     // Reset first so a destination whose backlog emptied stops being reported with its old value.
-    for (const gauge of [this.#jobs, this.#backlogAge, this.#uploadSeconds, this.#importSeconds, this.#vendorErrors]) gauge.reset();
+    for (const gauge of [this.#jobs, this.#backlogAge, this.#uploadSeconds, this.#importSeconds, this.#vendorErrors, this.#unconfirmed]) {
+      gauge.reset();
+    }
     for (const row of jobs) this.#jobs.set({ destination: row.destinationId, state: row.state }, row.count);
     for (const row of ages) this.#backlogAge.set({ destination: row.destinationId }, row.seconds);
     for (const row of durations) {
@@ -66,14 +59,7 @@ export class ApiMetrics {
       gauge.set({ destination: row.destinationId, quantile: '0.5' }, row.p50);
       gauge.set({ destination: row.destinationId, quantile: '0.95' }, row.p95);
     }
-    const counts = new Map<string, { destination: string; code: string; n: number }>();
-    for (const row of errors) {
-      const code = vendorErrorCode(row.error);
-      const key = `${row.destinationId}\u0000${code}`;
-      const entry = counts.get(key) ?? { destination: row.destinationId, code, n: 0 };
-      entry.n += 1;
-      counts.set(key, entry);
-    }
-    for (const { destination, code, n } of counts.values()) this.#vendorErrors.set({ destination, code }, n);
+    for (const row of errors) this.#vendorErrors.set({ destination: row.destinationId, code: row.code }, row.count);
+    for (const row of unconfirmed) this.#unconfirmed.set({ destination: row.destinationId }, row.count);
   }
 }

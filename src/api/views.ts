@@ -37,6 +37,8 @@ export function toJob(row: JobRow, payload?: JsonObject): Record<string, unknown
     attempts: row.attempts,
     nextAttemptAt: row.state === 'waiting' ? iso(row.next_attempt_at) : null,
     lastError: row.last_error,
+    errorCode: row.error_code,
+    vendorCode: row.vendor_code,
     reason: row.reason,
     uploadId: row.upload_id,
     importId: row.import_id,

@@ -83,3 +83,9 @@ export function formatWhen(date: Date | null | undefined, now = Date.now()): str
 export function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
+
+/** "message [code, vendor X]": a stored error with the codes it was recorded with. */
+export function withCode(message: string, code: string | null, vendorCode?: string | null): string {
+  if (!code) return message;
+  return `${message} [${code}${vendorCode ? `, vendor ${vendorCode}` : ''}]`;
+}

@@ -18,6 +18,10 @@ export interface JobJson {
   nextAttemptAt: string | null;
   reason: string | null;
   lastError: string | null;
+  /** Stable code of `lastError` (src/manager/error-codes.ts). */
+  errorCode: string | null;
+  /** The vendor's own code of `lastError`. */
+  vendorCode: string | null;
   uploadId: string | null;
   importId: string | null;
   createdAt: string | null;
@@ -36,6 +40,8 @@ export function jobJson(row: JobRow, payload?: JsonObject | null): JobJson {
     nextAttemptAt: isoOrNull(row.next_attempt_at),
     reason: row.reason,
     lastError: row.last_error,
+    errorCode: row.error_code,
+    vendorCode: row.vendor_code,
     uploadId: row.upload_id,
     importId: row.import_id,
     createdAt: isoOrNull(row.created_at),
@@ -68,6 +74,7 @@ export function uploadJson(row: UploadRow) {
     leaseExpiresAt: isoOrNull(row.lease_expires_at),
     nextAttemptAt: isoOrNull(row.next_attempt_at),
     lastError: row.last_error,
+    errorCode: row.error_code,
     createdAt: isoOrNull(row.created_at),
     updatedAt: isoOrNull(row.updated_at),
     finishedAt: isoOrNull(row.finished_at),
@@ -85,6 +92,8 @@ export function importJson(row: ImportRow) {
     pollCount: row.poll_count,
     nextPollAt: isoOrNull(row.next_poll_at),
     lastError: row.last_error,
+    errorCode: row.error_code,
+    unconfirmedJobs: row.unconfirmed_jobs,
     startedAt: isoOrNull(row.started_at),
     finishedAt: isoOrNull(row.finished_at),
   };

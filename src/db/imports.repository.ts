@@ -69,10 +69,20 @@ export async function schedulePoll(
 /** Done (either way). Guarded by the poll lease so two pollers cannot both apply results. */
 export async function finishImport(
   db: Db,
-  options: { importId: string; owner: string; state: Exclude<ImportState, 'polling'>; error?: string | null },
+  options: {
+    importId: string;
+    owner: string;
+    state: Exclude<ImportState, 'polling'>;
+    error?: string | null;
+    /** Stable code of `error`. */
+    errorCode?: string | null;
+    /** Jobs whose outcome the vendor's results did not confirm (see br_imports.unconfirmed_jobs). */
+    unconfirmedJobs?: number;
+  },
 ): Promise<boolean> {
   const result = await sql`
     UPDATE br_imports SET state = ${options.state}, last_error = ${options.error ?? null},
+      error_code = ${options.errorCode ?? null}, unconfirmed_jobs = ${options.unconfirmedJobs ?? 0},
       progress = CASE WHEN ${options.state} = 'completed' THEN 100 ELSE progress END,
       poll_count = poll_count + 1, finished_at = now(), lease_owner = NULL, lease_expires_at = NULL
     WHERE id = ${options.importId}::bigint AND state = 'polling' AND lease_owner = ${options.owner}

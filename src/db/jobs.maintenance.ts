@@ -39,7 +39,7 @@ function selectorSql(s: JobSelector) {
  */
 export async function cancelJobs(db: Db, selector: JobSelector, reason: string): Promise<string[]> {
   const { rows } = await sql<{ id: string }>`
-    UPDATE br_jobs j SET state = 'cancelled', reason = ${reason}, finished_at = now(), updated_at = now()
+    UPDATE br_jobs j SET state = 'cancelled', reason = ${reason}, error_code = 'cancelled', finished_at = now(), updated_at = now()
     WHERE ${selectorSql(selector)} AND j.state = 'waiting'
     RETURNING j.id
   `.execute(db);
@@ -61,7 +61,8 @@ export async function abortWaitingOfDestination(
     WITH doomed AS (
       SELECT id FROM br_jobs WHERE destination_id = ${destinationId} AND state = 'waiting' LIMIT ${limit} FOR UPDATE SKIP LOCKED
     ), changed AS (
-      UPDATE br_jobs j SET state = 'aborted', reason = ${reason}, last_error = ${reason}, finished_at = now(), updated_at = now()
+      UPDATE br_jobs j SET state = 'aborted', reason = ${reason}, last_error = ${reason}, error_code = 'config', vendor_code = NULL,
+             finished_at = now(), updated_at = now()
       WHERE j.id = ANY(ARRAY(SELECT id FROM doomed))
       RETURNING j.upload_id
     )

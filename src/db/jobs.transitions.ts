@@ -6,6 +6,7 @@
  */
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database } from './schema.ts';
+import type { ErrorCode } from '../manager/error-codes.ts';
 import { exhaustedSql, gaveUpReasonSql, nextAttemptSql, type RetryPolicy } from './retry-policy.ts';
 
 /** Which jobs a transition may touch. */
@@ -54,16 +55,26 @@ export async function markAllSucceeded(db: Db, guard: JobGuard): Promise<number>
   );
 }
 
+/** The codes every failure is recorded with, beside its human reason. */
+export interface FailureCodes {
+  /** Stable code (src/manager/error-codes.ts). */
+  code: ErrorCode;
+  /** The vendor's own code, verbatim, when it gave one. */
+  vendorCode?: string | undefined;
+}
+
 export async function markAborted(
   db: Db,
   guard: JobGuard,
-  items: ReadonlyArray<{ jobId: string; reason: string }>,
+  items: ReadonlyArray<{ jobId: string; reason: string } & FailureCodes>,
 ): Promise<number> {
   if (items.length === 0) return 0;
   return count(
     sql`UPDATE br_jobs j SET state = 'aborted', reason = t.reason, last_error = t.reason,
-               finished_at = now(), updated_at = now()
-        FROM unnest(${items.map((i) => i.jobId)}::bigint[], ${items.map((i) => i.reason)}::text[]) AS t(id, reason)
+               error_code = t.code, vendor_code = t.vendor_code, finished_at = now(), updated_at = now()
+        FROM unnest(${items.map((i) => i.jobId)}::bigint[], ${items.map((i) => i.reason)}::text[],
+                    ${items.map((i) => i.code)}::text[], ${items.map((i) => i.vendorCode ?? null)}::text[])
+             AS t(id, reason, code, vendor_code)
         WHERE j.id = t.id AND ${guardSql(guard)}`,
     db,
   );
@@ -85,7 +96,7 @@ export async function markImporting(
   );
 }
 
-export interface RetryItem {
+export interface RetryItem extends FailureCodes {
   jobId: string;
   error: string;
   retryAfterMs?: number | undefined;
@@ -114,12 +125,16 @@ export async function scheduleRetries(
         next_attempt_at = ${nextAttemptSql(policy, sql`t.retry_after`)},
         first_failed_at = coalesce(j.first_failed_at, now()),
         last_error = t.error,
+        error_code = t.code,
+        vendor_code = t.vendor_code,
         upload_id = CASE WHEN ${keepInUpload} AND NOT ${exhausted} THEN j.upload_id
                          WHEN ${exhausted} THEN j.upload_id ELSE NULL END,
         import_id = CASE WHEN ${exhausted} THEN j.import_id ELSE NULL END,
         updated_at = now()
       FROM unnest(${items.map((i) => i.jobId)}::bigint[], ${items.map((i) => i.error)}::text[],
-                  ${items.map((i) => i.retryAfterMs ?? null)}::double precision[]) AS t(id, error, retry_after)
+                  ${items.map((i) => i.retryAfterMs ?? null)}::double precision[],
+                  ${items.map((i) => i.code)}::text[], ${items.map((i) => i.vendorCode ?? null)}::text[])
+           AS t(id, error, retry_after, code, vendor_code)
       WHERE j.id = t.id AND ${guardSql(guard)}
       RETURNING j.state
     )
@@ -136,17 +151,20 @@ export async function scheduleRetries(
 export async function snooze(
   db: Db,
   guard: JobGuard,
-  items: ReadonlyArray<{ jobId: string; reason: string; retryAfterMs: number }>,
+  items: ReadonlyArray<{ jobId: string; reason: string; retryAfterMs: number } & FailureCodes>,
   keepInUpload: boolean,
 ): Promise<number> {
   if (items.length === 0) return 0;
   return count(
     sql`UPDATE br_jobs j SET state = 'waiting', attempts = greatest(j.attempts - 1, 0), last_error = t.reason,
+               error_code = t.code, vendor_code = t.vendor_code,
                next_attempt_at = now() + t.retry_after * interval '1 millisecond',
                upload_id = CASE WHEN ${keepInUpload} THEN j.upload_id ELSE NULL END,
                import_id = NULL, updated_at = now()
         FROM unnest(${items.map((i) => i.jobId)}::bigint[], ${items.map((i) => i.reason)}::text[],
-                    ${items.map((i) => i.retryAfterMs)}::double precision[]) AS t(id, reason, retry_after)
+                    ${items.map((i) => i.retryAfterMs)}::double precision[],
+                    ${items.map((i) => i.code)}::text[], ${items.map((i) => i.vendorCode ?? null)}::text[])
+             AS t(id, reason, retry_after, code, vendor_code)
         WHERE j.id = t.id AND ${guardSql(guard)}`,
     db,
   );

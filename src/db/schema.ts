@@ -34,6 +34,7 @@ export type ImportState = 'polling' | 'completed' | 'failed';
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 type Bigint = ColumnType<string, string | number | bigint, string | number | bigint>;
+type NullableText = ColumnType<string | null, string | null | undefined, string | null>;
 
 export interface JobsTable {
   id: Generated<string>;
@@ -53,6 +54,10 @@ export interface JobsTable {
   submission_id: ColumnType<string | null, string | null | undefined, string | null>;
   /** The most recent failure, kept even after a later success or abort. */
   last_error: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Stable code of the most recent failure (src/manager/error-codes.ts), beside `last_error`. */
+  error_code: NullableText;
+  /** The vendor's own code of the most recent failure, verbatim, when it gave one. */
+  vendor_code: NullableText;
   /** Human-readable reason of the final state (abort/cancel cause, or a success warning). */
   reason: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: Timestamp;
@@ -79,6 +84,8 @@ export interface UploadsTable {
   lease_expires_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   next_attempt_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   last_error: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Stable code of `last_error`. */
+  error_code: NullableText;
   created_at: Timestamp;
   updated_at: Timestamp;
   finished_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
@@ -97,6 +104,14 @@ export interface ImportsTable {
   lease_owner: ColumnType<string | null, string | null | undefined, string | null>;
   lease_expires_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   last_error: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Stable code of `last_error`. */
+  error_code: NullableText;
+  /**
+   * Jobs of this import whose fate the vendor's results did not confirm (its totals and its listed
+   * rows disagreed); each such job carries code `outcome_unconfirmed` and was re-sent or aborted
+   * per the manager's policy. Non-zero means the vendor's answer was inconsistent.
+   */
+  unconfirmed_jobs: ColumnType<number, number | undefined, number>;
   started_at: Timestamp;
   finished_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
@@ -108,7 +123,6 @@ export interface ImportsTable {
  */
 export type SubmissionState = 'pending' | 'completed' | 'failed' | 'partial' | 'cancelled';
 
-type NullableText = ColumnType<string | null, string | null | undefined, string | null>;
 type NullableTime = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 
 export interface SubmissionsTable {

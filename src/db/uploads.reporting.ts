@@ -58,15 +58,32 @@ export async function recentDurations(db: Db, windowMs: number): Promise<Duratio
   return rows.map((r) => ({ destinationId: r.destination_id, kind: r.kind, count: Number(r.n), p50: r.p50, p95: r.p95 }));
 }
 
-/** Upload and import errors recorded within the window, for the vendor-errors metric. */
-export async function recentVendorErrors(db: Db, windowMs: number): Promise<Array<{ destinationId: string; error: string }>> {
-  const { rows } = await sql<{ destination_id: string; error: string }>`
-    SELECT destination_id, last_error AS error FROM br_uploads
-      WHERE last_error IS NOT NULL AND updated_at > now() - ${ms(windowMs)}
-    UNION ALL
-    SELECT destination_id, last_error FROM br_imports
-      WHERE last_error IS NOT NULL AND coalesce(finished_at, next_poll_at) > now() - ${ms(windowMs)}
-    LIMIT 10000
+/**
+ * Upload and import errors recorded within the window, counted by their stable code, for the
+ * vendor-errors metric. Rows from before codes were stored count as `other`.
+ */
+export async function recentVendorErrors(
+  db: Db,
+  windowMs: number,
+): Promise<Array<{ destinationId: string; code: string; count: number }>> {
+  const { rows } = await sql<{ destination_id: string; code: string; n: string }>`
+    SELECT destination_id, coalesce(error_code, 'other') AS code, count(*) AS n FROM (
+      SELECT destination_id, error_code FROM br_uploads
+        WHERE last_error IS NOT NULL AND updated_at > now() - ${ms(windowMs)}
+      UNION ALL
+      SELECT destination_id, error_code FROM br_imports
+        WHERE last_error IS NOT NULL AND coalesce(finished_at, next_poll_at) > now() - ${ms(windowMs)}
+    ) recent GROUP BY 1, 2
   `.execute(db);
-  return rows.map((r) => ({ destinationId: r.destination_id, error: r.error }));
+  return rows.map((r) => ({ destinationId: r.destination_id, code: r.code, count: Number(r.n) }));
+}
+
+/** Jobs whose outcome a vendor left unconfirmed, summed over imports finished within the window. */
+export async function recentUnconfirmedJobs(db: Db, windowMs: number): Promise<Array<{ destinationId: string; count: number }>> {
+  const { rows } = await sql<{ destination_id: string; n: string }>`
+    SELECT destination_id, sum(unconfirmed_jobs) AS n FROM br_imports
+    WHERE unconfirmed_jobs > 0 AND finished_at > now() - ${ms(windowMs)}
+    GROUP BY 1
+  `.execute(db);
+  return rows.map((r) => ({ destinationId: r.destination_id, count: Number(r.n) }));
 }

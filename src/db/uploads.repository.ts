@@ -76,12 +76,15 @@ export async function endUploadAttempt(
     attempt: number;
     state: Exclude<UploadState, 'uploading'>;
     error?: string | null;
+    /** Stable code of `error` (src/manager/error-codes.ts). */
+    errorCode?: string | null;
     retryAfterMs?: number;
   },
 ): Promise<boolean> {
   const result = await sql`
     UPDATE br_uploads SET state = ${options.state}, lease_owner = NULL, lease_expires_at = NULL,
       last_error = coalesce(${options.error ?? null}, last_error),
+      error_code = CASE WHEN ${options.error ?? null}::text IS NULL THEN error_code ELSE ${options.errorCode ?? null} END,
       next_attempt_at = CASE WHEN ${options.state} = 'retry_wait' THEN now() + ${ms(options.retryAfterMs ?? 0)} END,
       finished_at = CASE WHEN ${options.state} = 'finished' THEN now() END,
       updated_at = now()
@@ -104,7 +107,7 @@ export async function expireLeases(db: Db, destinationId: string): Promise<Array
     )
     UPDATE br_uploads u SET state = 'retry_wait', next_attempt_at = now(), lease_owner = NULL, lease_expires_at = NULL,
       last_error = 'worker ' || coalesce(expired.lease_owner, '?') || ' stopped renewing its lease (crashed or stalled)',
-      updated_at = now()
+      error_code = 'worker_lost', updated_at = now()
     FROM expired WHERE u.id = expired.id
     RETURNING u.id, expired.lease_owner AS owner
   `.execute(db);

@@ -48,8 +48,8 @@ export interface TuningDefaults {
   maxBackoffMs?: number;
 }
 
-/** Passed to every manager call. */
-export interface CallContext<Config> {
+/** Passed to every manager call. `Session` is what the manager's `createSession` returns. */
+export interface CallContext<Config, Session = unknown> {
   /** The destination's validated config (secrets already substituted from the environment). */
   readonly config: Config;
   readonly destinationId: string;
@@ -61,9 +61,10 @@ export interface CallContext<Config> {
   readonly log: Logger;
   /**
    * State shared by all calls of one destination in this process (token caches, rate limiters,
-   * connection pools). Created by {@link ManagerDefinition.createSession}; `undefined` without it.
+   * connection pools). Created by {@link ManagerDefinition.createSession} before the first call
+   * and always passed when the manager has one; `undefined` for a manager without it.
    */
-  readonly session: unknown;
+  readonly session: Session;
 }
 
 /** One job as the manager sees it at transform time. */
@@ -97,10 +98,9 @@ export interface UploadBatch<Row> {
   readonly uploadAttempt: number;
   /**
    * Epoch ms when the upload was first created, the same on every retry (like `uploadId`), so a
-   * time derived from it (a file name's timestamp) does not change between attempts. Optional
-   * for older callers; a manager falls back to the current time when it is absent.
+   * time derived from it (a file name's timestamp) does not change between attempts.
    */
-  readonly createdAt?: number;
+  readonly createdAt: number;
   readonly destinationId: string;
   /** Ids of every job in the batch, in staging order. */
   readonly jobIds: readonly string[];
@@ -173,7 +173,7 @@ export type PollResult =
    */
   | { readonly status: 'completed'; readonly hasRecordFailures?: boolean; readonly hasWarnings?: boolean }
   /** The whole import failed. `retryable` decides between retry and abort for all its jobs. */
-  | { readonly status: 'failed'; readonly retryable: boolean; readonly reason: string };
+  | ({ readonly status: 'failed'; readonly retryable: boolean; readonly reason: string } & OutcomeCodes);
 
 /** A job of a finished import, with the correlation key persisted at upload time. */
 export interface ImportedJob {
@@ -181,8 +181,12 @@ export interface ImportedJob {
   readonly correlationKey: string | null;
 }
 
-/** The definition a manager directory default-exports. */
-export interface ManagerDefinition<Config = unknown, Row = unknown> {
+/**
+ * The definition a manager directory default-exports. `Config` is what its `configSchema` parses
+ * to, `Row` what `transform` returns, `Session` what `createSession` returns; each call's context
+ * carries that session typed, so a manager never casts it.
+ */
+export interface ManagerDefinition<Config = unknown, Row = unknown, Session = unknown> {
   /** Unique name, equal to the directory name (`marketo-bulk-upload`). Used in env var names. */
   readonly name: string;
   /** One sentence for `batch-router managers`. */
@@ -192,8 +196,8 @@ export interface ManagerDefinition<Config = unknown, Row = unknown> {
   readonly limits?: ManagerLimits;
   readonly tuningDefaults?: TuningDefaults;
   /** Per-destination state for this process (token cache, connections). Closed by `closeSession`. */
-  createSession?(config: Config, destinationId: string, log: Logger): unknown;
-  closeSession?(session: unknown): Promise<void>;
+  createSession?(config: Config, destinationId: string, log: Logger): Session;
+  closeSession?(session: Session): Promise<void>;
   /**
    * One event → one row. Pure: no I/O, same input same output. Throw `PermanentError` for a bad
    * event: only that job is aborted, with the error's message as reason.
@@ -204,23 +208,23 @@ export interface ManagerDefinition<Config = unknown, Row = unknown> {
    */
   transform?(input: TransformInput, config: Config): Row;
   /** Sends the staged rows. Throws typed errors (see errors.ts) for whole-batch failures. */
-  upload(batch: UploadBatch<Row>, ctx: CallContext<Config>): Promise<UploadResult>;
+  upload(batch: UploadBatch<Row>, ctx: CallContext<Config, Session>): Promise<UploadResult>;
   /** Checks an open import. Absent for fire-and-forget managers (they never return imports). */
-  poll?(open: OpenImport, ctx: CallContext<Config>): Promise<PollResult>;
+  poll?(open: OpenImport, ctx: CallContext<Config, Session>): Promise<PollResult>;
   /**
    * Per-job outcomes of a completed import with record failures or warnings. Must return one
    * outcome per job in `jobs`; jobs not mentioned are taken as succeeded.
    */
-  getUploadStats?(open: OpenImport, jobs: readonly ImportedJob[], ctx: CallContext<Config>): Promise<readonly JobOutcome[]>;
+  getUploadStats?(open: OpenImport, jobs: readonly ImportedJob[], ctx: CallContext<Config, Session>): Promise<readonly JobOutcome[]>;
   /** Best-effort vendor-side cancellation of an open import (e.g. Salesforce job → Aborted). */
-  cancelImport?(open: OpenImport, ctx: CallContext<Config>): Promise<void>;
+  cancelImport?(open: OpenImport, ctx: CallContext<Config, Session>): Promise<void>;
 }
 
 /** A definition after `defineManager` filled in defaults; what the router works with. */
-export type Manager<Config = unknown, Row = unknown> = Required<
-  Pick<ManagerDefinition<Config, Row>, 'poll' | 'getUploadStats' | 'transform'>
+export type Manager<Config = unknown, Row = unknown, Session = unknown> = Required<
+  Pick<ManagerDefinition<Config, Row, Session>, 'poll' | 'getUploadStats' | 'transform'>
 > &
-  ManagerDefinition<Config, Row> & {
+  ManagerDefinition<Config, Row, Session> & {
     readonly limits: ManagerLimits;
     readonly tuningDefaults: TuningDefaults;
     /**

@@ -12,7 +12,9 @@ const fillerPolls = new WeakSet<object>();
  * imports, so `poll` and `getUploadStats` are never called; if they are, the router made a
  * mistake and says so) and freezes the definition.
  */
-export function defineManager<Config, Row>(definition: ManagerDefinition<Config, Row>): Manager<Config, Row> {
+export function defineManager<Config = unknown, Row = unknown, Session = unknown>(
+  definition: ManagerDefinition<Config, Row, Session>,
+): Manager<Config, Row, Session> {
   let poll = definition.poll;
   if (!poll) {
     poll = async () => {
@@ -20,7 +22,7 @@ export function defineManager<Config, Row>(definition: ManagerDefinition<Config,
     };
     fillerPolls.add(poll);
   }
-  const manager: Manager<Config, Row> = {
+  const manager: Manager<Config, Row, Session> = {
     ...definition,
     limits: { ...(definition.limits ?? {}) },
     tuningDefaults: { ...(definition.tuningDefaults ?? {}) },

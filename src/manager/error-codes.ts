@@ -17,6 +17,8 @@ export const ERROR_CODES = {
   vendorBusy: 'vendor_busy',
   /** The vendor rejected this record (validation, duplicate, missing field). */
   recordRejected: 'record_rejected',
+  /** The vendor failed this record for a reason that may pass (record locked, transient error). */
+  recordRetryable: 'record_retryable',
   /** The event could not be turned into a row (bad field, too big). */
   badEvent: 'bad_event',
   /** The destination's configuration is wrong (credentials, URL, revision, field). */
@@ -32,8 +34,8 @@ export const ERROR_CODES = {
   importFailed: 'import_failed',
   /** The import ran past `maxImportDurationMs`. */
   importExpired: 'import_expired',
-  /** Attempts and retry window are both used up. */
-  retriesExhausted: 'retries_exhausted',
+  /** The worker holding the upload stopped renewing its lease (crashed or stalled). */
+  workerLost: 'worker_lost',
   /** The manager returned no outcome for the job. */
   noOutcome: 'no_outcome',
   /** Withdrawn by a caller. */

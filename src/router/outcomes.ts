@@ -8,7 +8,8 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { ImportHandle, JobOutcome } from '../manager/contract.ts';
 import type { Database } from '../db/schema.ts';
-import { markAborted, markAllSucceeded, markSucceeded, scheduleRetries, snooze, type JobGuard } from '../db/jobs.transitions.ts';
+import { markAborted, markAllSucceeded, markSucceeded, scheduleRetries, snooze, type FailureCodes, type JobGuard } from '../db/jobs.transitions.ts';
+import { ERROR_CODES } from '../manager/error-codes.ts';
 import type { RetryPolicy } from '../db/retry-policy.ts';
 import { redactText } from '../logger.ts';
 
@@ -43,7 +44,7 @@ export function reconcileOutcomes(
   }
   if (strays > 0) log.warn({ strays }, 'manager reported outcomes for jobs not in the batch or twice; ignored them');
   if (pending.size > 0) log.warn({ missing: pending.size }, MISSING_OUTCOME);
-  for (const jobId of pending) kept.push({ jobId, kind: 'retry', reason: MISSING_OUTCOME });
+  for (const jobId of pending) kept.push({ jobId, kind: 'retry', reason: MISSING_OUTCOME, code: ERROR_CODES.noOutcome });
   return { outcomes: kept, imports: keptImports };
 }
 
@@ -52,6 +53,21 @@ export interface AppliedCounts {
   aborted: number;
   retried: number;
   snoozed: number;
+  /** Outcomes the manager marked `outcome_unconfirmed`: the vendor's totals and rows disagreed. */
+  unconfirmed: number;
+}
+
+/** How many outcomes say the vendor's results did not confirm the job's fate. */
+export function countUnconfirmed(outcomes: readonly JobOutcome[]): number {
+  let n = 0;
+  for (const o of outcomes) if (o.kind !== 'succeeded' && o.code === ERROR_CODES.outcomeUnconfirmed) n += 1;
+  return n;
+}
+
+/** The code a failure outcome is recorded with: the manager's own, else one that fits its kind. */
+function codesOf(outcome: Exclude<JobOutcome, { kind: 'succeeded' }>): FailureCodes {
+  const fallback = outcome.kind === 'aborted' ? ERROR_CODES.recordRejected : outcome.kind === 'snooze' ? ERROR_CODES.vendorBusy : ERROR_CODES.recordRetryable;
+  return { code: outcome.code ?? fallback, vendorCode: outcome.vendorCode };
 }
 
 /**
@@ -69,16 +85,22 @@ export async function applyOutcomes(
 ): Promise<AppliedCounts> {
   const clean = (text: string) => redactText(text, secrets);
   const succeeded: Array<{ readonly jobId: string; readonly warning?: string | undefined }> = [];
-  const aborted: Array<{ jobId: string; reason: string }> = [];
-  const retries: Array<{ jobId: string; error: string; retryAfterMs?: number }> = [];
-  const snoozes: Array<{ jobId: string; reason: string; retryAfterMs: number }> = [];
+  const aborted: Array<{ jobId: string; reason: string } & FailureCodes> = [];
+  const retries: Array<{ jobId: string; error: string; retryAfterMs?: number } & FailureCodes> = [];
+  const snoozes: Array<{ jobId: string; reason: string; retryAfterMs: number } & FailureCodes> = [];
+  let unconfirmed = 0;
   for (const o of outcomes) {
-    if (o.kind === 'succeeded') succeeded.push(o.warning ? { jobId: o.jobId, warning: clean(o.warning) } : o);
-    else if (o.kind === 'aborted') aborted.push({ jobId: o.jobId, reason: clean(o.reason || 'aborted by the manager') });
-    else if (o.kind === 'retry') retries.push({ jobId: o.jobId, error: clean(o.reason), ...retryAfter(o.retryAfterMs) });
-    else snoozes.push({ jobId: o.jobId, reason: clean(o.reason), retryAfterMs: Math.max(0, o.retryAfterMs) });
+    if (o.kind === 'succeeded') {
+      succeeded.push(o.warning ? { jobId: o.jobId, warning: clean(o.warning) } : o);
+      continue;
+    }
+    const codes = codesOf(o);
+    if (codes.code === ERROR_CODES.outcomeUnconfirmed) unconfirmed += 1;
+    if (o.kind === 'aborted') aborted.push({ jobId: o.jobId, reason: clean(o.reason || 'aborted by the manager'), ...codes });
+    else if (o.kind === 'retry') retries.push({ jobId: o.jobId, error: clean(o.reason), ...retryAfter(o.retryAfterMs), ...codes });
+    else snoozes.push({ jobId: o.jobId, reason: clean(o.reason), retryAfterMs: Math.max(0, o.retryAfterMs), ...codes });
   }
-  const counts: AppliedCounts = { succeeded: 0, aborted: 0, retried: 0, snoozed: 0 };
+  const counts: AppliedCounts = { succeeded: 0, aborted: 0, retried: 0, snoozed: 0, unconfirmed };
   if (options.coversGuard && succeeded.length === outcomes.length && succeeded.every((o) => !o.warning)) {
     counts.succeeded = await markAllSucceeded(db, guard);
     return counts;

@@ -13,7 +13,8 @@ import { finishSettledUploads } from '../db/uploads.repository.ts';
 import type { ImportRow } from '../db/schema.ts';
 import { redactText } from '../logger.ts';
 import { formatDuration } from '../util/duration.ts';
-import { applyOutcomes } from './outcomes.ts';
+import { applyOutcomes, countUnconfirmed } from './outcomes.ts';
+import { ERROR_CODES, type ErrorCode } from '../manager/error-codes.ts';
 import { callSignal } from './call-signal.ts';
 import type { ActiveDestination, RouterContext } from './types.ts';
 
@@ -69,6 +70,7 @@ async function pollOne(ctx: RouterContext, destination: ActiveDestination, row: 
     result = {
       status: 'failed',
       retryable: true,
+      code: ERROR_CODES.importExpired,
       reason: `import did not finish within ${formatDuration(tuning.maxImportDurationMs)} (maxImportDurationMs); last progress ${row.progress ?? 'unknown'}%`,
     };
     await withDeadline(ctx, tuning.uploadTimeoutMs, async (d, s) => manager.cancelImport?.(open, callCtx(d, s))).catch((error) =>
@@ -81,7 +83,7 @@ async function pollOne(ctx: RouterContext, destination: ActiveDestination, row: 
       // The vendor did not answer this time; the import itself is not known to have failed.
       const failure = await pollAgainIfTransient(error, 'poll failed; will poll again');
       if (!failure) return;
-      result = { status: 'failed', retryable: false, reason: failure.message };
+      result = { status: 'failed', retryable: false, reason: failure.message, code: failure.code, vendorCode: failure.vendorCode };
     }
   }
 
@@ -102,19 +104,25 @@ async function pollOne(ctx: RouterContext, destination: ActiveDestination, row: 
       const failure = await pollAgainIfTransient(error, 'reading per-record results failed; will try again');
       if (!failure) return;
       // The results can never be read: the import's jobs cannot be told apart, so they all fail.
-      result = { status: 'failed', retryable: false, reason: `per-record results unreadable: ${failure.message}` };
+      result = {
+        status: 'failed', retryable: false, reason: `per-record results unreadable: ${failure.message}`,
+        code: failure.code, vendorCode: failure.vendorCode,
+      };
     }
   }
   const guard = { state: 'importing', importId: row.id } as const;
   const secrets = destination.secrets;
+  const unconfirmedJobs = outcomes ? countUnconfirmed(outcomes) : 0;
   await ctx.db.transaction().execute(async (trx) => {
     const state = result.status === 'completed' ? 'completed' : 'failed';
     const error = result.status === 'failed' ? redactText(result.reason, secrets) : null;
-    if (!(await finishImport(trx, { importId: row.id, owner: ctx.workerId, state, error }))) return;
+    const codes = result.status === 'failed' ? { code: (result.code ?? ERROR_CODES.importFailed) as ErrorCode, vendorCode: result.vendorCode } : undefined;
+    const finished = await finishImport(trx, { importId: row.id, owner: ctx.workerId, state, error, errorCode: codes?.code, unconfirmedJobs });
+    if (!finished) return;
     if (result.status === 'failed') {
-      const items = jobs.map((j) => ({ jobId: j.jobId, error: `vendor import failed: ${error}` }));
+      const items = jobs.map((j) => ({ jobId: j.jobId, error: `vendor import failed: ${error}`, ...codes! }));
       if (result.retryable) await scheduleRetries(trx, guard, items, tuning, false);
-      else await markAborted(trx, guard, items.map((i) => ({ jobId: i.jobId, reason: i.error })));
+      else await markAborted(trx, guard, items.map((i) => ({ jobId: i.jobId, reason: i.error, ...codes! })));
     } else if (outcomes) {
       const mentioned = new Set(outcomes.map((o) => o.jobId));
       const rest = jobs.filter((j) => !mentioned.has(j.jobId)).map((j) => ({ jobId: j.jobId, kind: 'succeeded' as const }));
@@ -124,6 +132,11 @@ async function pollOne(ctx: RouterContext, destination: ActiveDestination, row: 
     }
     await finishSettledUploads(trx, [row.upload_id]);
   });
+  if (unconfirmedJobs > 0) {
+    // The vendor's totals and its listed rows disagreed: the jobs were re-sent or aborted per the
+    // manager's policy, and an operator should know this vendor answered inconsistently.
+    log.warn({ unconfirmedJobs }, `import ${row.id}: the vendor's results did not confirm the outcome of ${unconfirmedJobs} job(s)`);
+  }
   log.info({ status: result.status, jobs: jobs.length }, 'import finished');
 }
 

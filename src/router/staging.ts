@@ -146,7 +146,7 @@ async function* memoryRows<Row>(jobIds: readonly string[], texts: readonly strin
 /** The batch object a manager's `upload` receives. */
 export function stagedBatch<Row>(
   file: StagingFile,
-  ids: { uploadId: string; destinationId: string; uploadAttempt: number; createdAt?: number },
+  ids: { uploadId: string; destinationId: string; uploadAttempt: number; createdAt: number },
 ): UploadBatch<Row> {
   return {
     uploadId: ids.uploadId,

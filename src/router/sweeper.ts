@@ -8,6 +8,7 @@ import { executingJobsOf, scheduleRetries } from '../db/jobs.transitions.ts';
 import { deleteFinishedUploads, expireLeases, finishSettledUploads } from '../db/uploads.repository.ts';
 import type { RetryPolicy } from '../db/retry-policy.ts';
 import type { RouterContext } from './types.ts';
+import { ERROR_CODES } from '../manager/error-codes.ts';
 
 /** Re-queues the uploads of `destinationId` whose lease expired. Returns how many. */
 export async function recoverExpiredUploads(ctx: RouterContext, destinationId: string, policy: RetryPolicy): Promise<number> {
@@ -19,7 +20,7 @@ export async function recoverExpiredUploads(ctx: RouterContext, destinationId: s
       const { aborted } = await scheduleRetries(
         trx,
         { state: 'executing', uploadId: upload.id },
-        jobIds.map((jobId) => ({ jobId, error })),
+        jobIds.map((jobId) => ({ jobId, error, code: ERROR_CODES.workerLost })),
         policy,
         true,
       );

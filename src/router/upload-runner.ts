@@ -7,6 +7,7 @@
 import type { Logger } from 'pino';
 import type { JobOutcome, JsonObject, UploadResult } from '../manager/contract.ts';
 import { classify, toError } from '../manager/errors.ts';
+import { ERROR_CODES } from '../manager/error-codes.ts';
 import { markAborted, markImporting, scheduleRetries, snooze } from '../db/jobs.transitions.ts';
 import { insertImports } from '../db/imports.repository.ts';
 import { endUploadAttempt, finishSettledUploads, setUploadSize } from '../db/uploads.repository.ts';
@@ -109,8 +110,9 @@ export async function runUpload(
 function transformJobs(
   destination: ActiveDestination,
   jobs: readonly ClaimedJob[],
-): { rejected: Array<{ jobId: string; reason: string }>; entries: StagedEntry[] } {
-  const rejected: Array<{ jobId: string; reason: string }> = [];
+): { rejected: Array<{ jobId: string; reason: string; code: typeof ERROR_CODES.badEvent }>; entries: StagedEntry[] } {
+  const rejected: Array<{ jobId: string; reason: string; code: typeof ERROR_CODES.badEvent }> = [];
+  const code = ERROR_CODES.badEvent;
   const entries: StagedEntry[] = [];
   const { manager } = destination;
   const maxRowBytes = manager.limits.maxRowBytes;
@@ -119,7 +121,7 @@ function transformJobs(
   for (const job of jobs) {
     const text = job.payload;
     if (text === null) {
-      rejected.push({ jobId: job.id, reason: 'event payload is missing from the database' });
+      rejected.push({ jobId: job.id, reason: 'event payload is missing from the database', code });
       continue;
     }
     try {
@@ -132,12 +134,12 @@ function transformJobs(
         entry = maxRowBytes === undefined ? { jobId: job.id, row } : { jobId: job.id, json: JSON.stringify(row) };
       }
       if (entry.json !== undefined && tooBig(entry.json)) {
-        rejected.push({ jobId: job.id, reason: `event is larger than ${maxRowBytes} bytes after transformation, the most ${manager.name} accepts for one record` });
+        rejected.push({ jobId: job.id, reason: `event is larger than ${maxRowBytes} bytes after transformation, the most ${manager.name} accepts for one record`, code });
         continue;
       }
       entries.push(entry);
     } catch (error) {
-      rejected.push({ jobId: job.id, reason: `invalid event: ${redactText(toError(error).message, destination.secrets)}` });
+      rejected.push({ jobId: job.id, reason: `invalid event: ${redactText(toError(error).message, destination.secrets)}`, code });
     }
   }
   return { rejected, entries };
@@ -180,10 +182,13 @@ async function recordWholeFailure(
 ): Promise<boolean> {
   const guard = { state: 'executing', uploadId: claim.uploadId } as const;
   const message = redactText(failure.message, destination.secrets);
+  const codes = { code: failure.code, vendorCode: failure.vendorCode };
   const jobIds = claim.jobs.map((j) => j.id);
   if (failure.action === 'abort' || failure.action === 'config') {
-    const ok = await endUploadAttempt(trx, { uploadId: claim.uploadId, owner, attempt: claim.attempt, state: 'finished', error: message });
-    if (ok) await markAborted(trx, guard, jobIds.map((jobId) => ({ jobId, reason: message })));
+    const ok = await endUploadAttempt(trx, {
+      uploadId: claim.uploadId, owner, attempt: claim.attempt, state: 'finished', error: message, errorCode: failure.code,
+    });
+    if (ok) await markAborted(trx, guard, jobIds.map((jobId) => ({ jobId, reason: message, ...codes })));
     return ok;
   }
   const range = backoffRangeMs(destination.tuning, claim.attempt);
@@ -192,14 +197,14 @@ async function recordWholeFailure(
       ? failure.retryAfterMs ?? range.max
       : Math.max(failure.retryAfterMs ?? 0, range.min + Math.random() * (range.max - range.min));
   const ok = await endUploadAttempt(trx, {
-    uploadId: claim.uploadId, owner, attempt: claim.attempt, state: 'retry_wait', error: message, retryAfterMs: delayMs,
+    uploadId: claim.uploadId, owner, attempt: claim.attempt, state: 'retry_wait', error: message, errorCode: failure.code, retryAfterMs: delayMs,
   });
   if (!ok) return false;
   await setUploadSize(trx, claim.uploadId, claim.jobs.length, bytes);
   if (failure.action === 'snooze') {
-    await snooze(trx, guard, jobIds.map((jobId) => ({ jobId, reason: message, retryAfterMs: delayMs })), true);
+    await snooze(trx, guard, jobIds.map((jobId) => ({ jobId, reason: message, retryAfterMs: delayMs, ...codes })), true);
   } else {
-    const { aborted } = await scheduleRetries(trx, guard, jobIds.map((jobId) => ({ jobId, error: message })), destination.tuning, true);
+    const { aborted } = await scheduleRetries(trx, guard, jobIds.map((jobId) => ({ jobId, error: message, ...codes })), destination.tuning, true);
     if (aborted > 0) log.warn({ aborted }, 'jobs gave up: attempt limit and retry window both exhausted');
   }
   await finishSettledUploads(trx, [claim.uploadId]);

@@ -73,13 +73,15 @@ describe('the API as the daemon runs it', () => {
 
   it('exposes Prometheus metrics: jobs by state, backlog age, upload durations, vendor errors by code', async () => {
     await insertJobs(t.db, 'later', ['{"waiting":true}']);
-    await sql`INSERT INTO br_uploads (destination_id, manager, state, job_count, last_error, updated_at)
-              VALUES ('files', 'local-files', 'retry_wait', 1, 'vendor answered 503 Service Unavailable', now())`.execute(t.db);
+    await sql`INSERT INTO br_uploads (destination_id, manager, state, job_count, last_error, error_code, updated_at)
+              VALUES ('files', 'local-files', 'retry_wait', 1, 'vendor answered 503 Service Unavailable', 'vendor_unavailable', now()),
+                     ('files', 'local-files', 'retry_wait', 1, 'an error stored before codes were', NULL, now())`.execute(t.db);
     const text = await (await fetch(`${url}/metrics`)).text();
     expect(text).toMatch(/^batch_router_jobs\{destination="files",state="succeeded"\} 3$/m);
     expect(text).toMatch(/^batch_router_backlog_age_seconds\{destination="later"\} [\d.e-]+$/m);
     expect(text).toMatch(/^batch_router_upload_duration_seconds\{destination="files",quantile="0.5"\} [\d.e-]+$/m);
-    expect(text).toMatch(/^batch_router_vendor_errors\{destination="files",code="503"\} 1$/m);
+    expect(text).toMatch(/^batch_router_vendor_errors\{destination="files",code="vendor_unavailable"\} 1$/m);
+    expect(text).toMatch(/^batch_router_vendor_errors\{destination="files",code="other"\} 1$/m);
     expect(text).toMatch(/^batch_router_api_events_accepted_total\{destination="files"\} 3$/m);
     expect(text).toMatch(/^batch_router_api_requests_total\{method="POST",route="\/v1\/destinations\/:destinationId\/events",status="200"\} 1$/m);
   });

@@ -4,7 +4,6 @@ import { nextDelayMs } from '../../src/api/callbacks/loop.ts';
 import { parseRetryAfter } from '../../src/api/callbacks/sender.ts';
 import { fieldName } from '../../src/api/errors.ts';
 import { parsePrefer, serialiseEvents } from '../../src/api/http-semantics.ts';
-import { vendorErrorCode } from '../../src/api/metrics.ts';
 import { ConfigurationError, loadConfig } from '../../src/config.ts';
 
 function problemOf(env: Record<string, string>): string {
@@ -84,14 +83,6 @@ describe('callback schedule', () => {
 });
 
 describe('metrics helpers and rate limits', () => {
-  it('turns stored vendor errors into short codes', () => {
-    expect(vendorErrorCode('webhook POST to https://x answered 503 Service Unavailable')).toBe('503');
-    expect(vendorErrorCode('bulk API: HTTP 429 Too Many Requests')).toBe('429');
-    expect(vendorErrorCode('request failed: connect ECONNREFUSED 127.0.0.1:9')).toBe('ECONNREFUSED');
-    expect(vendorErrorCode('call cancelled or timed out: deadline')).toBe('timeout');
-    expect(vendorErrorCode('the file was rejected')).toBe('other');
-  });
-
   it('allows a burst, then the average rate, per key', () => {
     let now = 0;
     const limiter = new RateLimiter(2, 3, () => now);

@@ -44,7 +44,7 @@ describe('batch-router jobs / job', () => {
     const rows = parseJson<Array<Record<string, unknown>>>(result);
     expect(rows.map((row) => row.id)).toEqual([ids[4], ids[1], ids[0]]);
     expect(Object.keys(rows[0]!).sort()).toEqual(
-      ['id', 'destinationId', 'state', 'attempts', 'nextAttemptAt', 'reason', 'lastError', 'uploadId', 'importId', 'createdAt', 'updatedAt', 'finishedAt', 'payload'].sort(),
+      ['id', 'destinationId', 'state', 'attempts', 'nextAttemptAt', 'reason', 'lastError', 'errorCode', 'vendorCode', 'uploadId', 'importId', 'createdAt', 'updatedAt', 'finishedAt', 'payload'].sort(),
     );
     expect(rows[0]).toMatchObject({ state: 'aborted', reason: 'vendor said no', payload: { n: 5 }, destinationId: 'demo-files' });
     expect(rows[0]!.finishedAt).toMatch(/^\d{4}-\d\d-\d\dT/);

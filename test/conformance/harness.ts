@@ -18,7 +18,7 @@ import type {
   OpenImport,
   UploadBatch,
 } from '../../src/manager/contract.ts';
-import { PermanentError } from '../../src/manager/errors.ts';
+import { PermanentError, RetryableError } from '../../src/manager/errors.ts';
 import { stagedBatch, stagingPath, writeStagingFile, type StagedEntry } from '../../src/router/staging.ts';
 
 export const silentLog = pino({ level: 'silent' });
@@ -78,30 +78,31 @@ export async function buildBatch<Config, Row>(
 }
 
 /** A CallContext like the router's; `controller.abort()` plays shutdown. */
-export function callContext<Config>(
+export function callContext<Config, Session = unknown>(
   config: Config,
-  options: { destinationId?: string; session?: unknown; timeoutMs?: number; signal?: AbortSignal } = {},
-): { ctx: CallContext<Config>; controller: AbortController } {
+  options: { destinationId?: string; session?: Session; timeoutMs?: number; signal?: AbortSignal } = {},
+): { ctx: CallContext<Config, Session>; controller: AbortController } {
   const controller = new AbortController();
   const timeoutMs = options.timeoutMs ?? 30_000;
   const signals = [controller.signal, AbortSignal.timeout(timeoutMs), ...(options.signal ? [options.signal] : [])];
-  const ctx: CallContext<Config> = {
+  const ctx: CallContext<Config, Session> = {
     config,
     destinationId: options.destinationId ?? 'conformance-dest',
     signal: AbortSignal.any(signals),
     deadline: Date.now() + timeoutMs,
     log: silentLog,
-    session: options.session,
+    // A test that passes no session gets none, as a manager without createSession does.
+    session: options.session as Session,
   };
   return { ctx, controller };
 }
 
 /** The manager's session for a destination, as the router creates it once per process. */
-export function openSession<Config, Row>(manager: Manager<Config, Row>, config: Config, destinationId = 'conformance-dest'): unknown {
-  return manager.createSession?.(config, destinationId, silentLog);
+export function openSession<Config, Row, Session>(manager: Manager<Config, Row, Session>, config: Config, destinationId = 'conformance-dest'): Session {
+  return manager.createSession?.(config, destinationId, silentLog) as Session;
 }
 
-export async function closeSession<Config, Row>(manager: Manager<Config, Row>, session: unknown): Promise<void> {
+export async function closeSession<Config, Row, Session>(manager: Manager<Config, Row, Session>, session: Session | undefined): Promise<void> {
   if (session !== undefined) await manager.closeSession?.(session);
 }
 
@@ -131,7 +132,7 @@ export async function settleUpload<Config, Row>(
         break;
       }
       if (result.status === 'completed') {
-        const stats = result.hasRecordFailures || result.hasWarnings ? await manager.getUploadStats(open, jobs, ctx) : [];
+        const stats = result.hasRecordFailures || result.hasWarnings ? await readStats(manager, open, jobs, ctx, deadline) : [];
         const mentioned = new Set(stats.map((outcome) => outcome.jobId));
         // Jobs getUploadStats leaves out count as succeeded (contract).
         outcomes.push(...stats, ...jobs.filter((job) => !mentioned.has(job.jobId)).map((job) => succeeded(job.jobId)));
@@ -145,6 +146,27 @@ export async function settleUpload<Config, Row>(
 }
 
 const succeeded = (jobId: string): JobOutcome => ({ jobId, kind: 'succeeded' });
+
+/**
+ * getUploadStats as the router calls it: a RetryableError (result files not written yet, a total
+ * that does not add up yet) means "ask again", until the deadline.
+ */
+async function readStats<Config, Row>(
+  manager: Manager<Config, Row>,
+  open: OpenImport,
+  jobs: readonly ImportedJob[],
+  ctx: CallContext<Config>,
+  deadline: number,
+): Promise<readonly JobOutcome[]> {
+  for (;;) {
+    try {
+      return await manager.getUploadStats(open, jobs, ctx);
+    } catch (error) {
+      if (!(error instanceof RetryableError) || Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(error.retryAfterMs ?? 25, 250)));
+    }
+  }
+}
 
 /** Freezes a value and everything inside it, so any mutation by the manager throws. */
 export function deepFreeze<T>(value: T): T {

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JsonObject, Manager, UploadResult } from '../../src/manager/contract.ts';
 import { PermanentError, RouterError } from '../../src/manager/errors.ts';
+import { ERROR_CODES } from '../../src/manager/error-codes.ts';
 import { caught, expectConfigError, expectExactlyOnce, expectWellFormed, secretValues, within } from './checks.ts';
 import { buildBatch, callContext, closeSession, deepFreeze, openSession, settleUpload, tempDir } from './harness.ts';
 
@@ -210,5 +211,28 @@ export function runManagerConformance<Config, Row>(options: ConformanceOptions<C
         }
       }, { session: false }); // this test opens and closes its own two sessions
     });
+
+    for (const mode of ['undercount', 'stray-row'] as const) {
+      it.runIf(isAsync)(`(i) reports no job succeeded without the vendor's evidence when its results are inconsistent (${mode})`, { timeout: deadlineMs + 10_000 }, async (test) => {
+        await withVendor(async ({ setup, config, session, completeImports }) => {
+          // Interim while the vendor fakes gain the hook (issue 11); made mandatory once they all have it.
+          if (!setup.misreport) return test.skip();
+          await setup.misreport(mode);
+          const built = await buildBatch(manager, config, options.sampleEvents(10), { stagingDir: staging.path });
+          const { ctx } = callContext(config, { session });
+          const result = await manager.upload(built.batch, ctx);
+          const settled = await settleUpload(manager, result.imports ?? [], ctx, { uploadId: built.batch.uploadId, completeImports, deadlineMs });
+          const final = [...result.outcomes, ...settled];
+          final.forEach(expectWellFormed);
+          expectExactlyOnce(final.map((o) => o.jobId), built.batch.jobIds);
+          // The vendor counted a failure it did not attribute to a job: some job's fate is unknown, so
+          // at least one must end unconfirmed (re-sent or aborted, with the code), never all succeeded.
+          const unconfirmed = final.flatMap((o) => (o.kind !== 'succeeded' && o.code === ERROR_CODES.outcomeUnconfirmed ? [o] : []));
+          expect(unconfirmed.length, `${mode}: no job was marked outcome_unconfirmed`).toBeGreaterThan(0);
+          expect(final.filter((o) => o.kind === 'succeeded').length).toBeLessThan(built.batch.jobIds.length);
+          for (const outcome of unconfirmed) expect(outcome.reason, 'an unconfirmed job says why').toMatch(/unconfirmed/i);
+        });
+      });
+    }
   });
 }

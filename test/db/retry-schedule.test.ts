@@ -35,7 +35,7 @@ describe('retry schedule', () => {
 
   it('gives every job of one failed upload the same jittered delay, within the backoff range', async () => {
     const ids = await executingUpload('1', 50);
-    const fail = ids.map((jobId) => ({ jobId, error: 'HTTP 503' }));
+    const fail = ids.map((jobId) => ({ jobId, error: 'HTTP 503', code: 'vendor_unavailable' as const }));
     expect(await scheduleRetries(t.db, { state: 'executing', uploadId: '1' }, fail, policy, false)).toEqual({ retried: 50, aborted: 0 });
     const delays = await delaysMs(ids);
     expect(new Set(delays.map((ms) => Math.round(ms))).size).toBe(1);
@@ -47,7 +47,7 @@ describe('retry schedule', () => {
     const seen = new Set<number>();
     for (let upload = 1; upload <= 8; upload++) {
       const ids = await executingUpload(String(upload), 2);
-      await scheduleRetries(t.db, { state: 'executing', uploadId: String(upload) }, ids.map((jobId) => ({ jobId, error: 'HTTP 503' })), policy, false);
+      await scheduleRetries(t.db, { state: 'executing', uploadId: String(upload) }, ids.map((jobId) => ({ jobId, error: 'HTTP 503', code: 'vendor_unavailable' as const })), policy, false);
       seen.add(Math.round((await delaysMs(ids))[0]!));
     }
     // Eight draws from a 30 s range: the chance of fewer than 2 distinct whole-ms values is nil.

@@ -22,12 +22,12 @@ describe('reconcileOutcomes', () => {
     expect(result.imports).toEqual([{ handle: { id: 'imp' }, jobs: [{ jobId: '2' }, { jobId: '3' }] }]);
     expect(result.outcomes).toEqual([
       { jobId: '1', kind: 'aborted', reason: 'no' },
-      { jobId: '4', kind: 'retry', reason: MISSING_OUTCOME },
+      { jobId: '4', kind: 'retry', reason: MISSING_OUTCOME, code: 'no_outcome' },
     ]);
   });
 
   it('does not take a same-length answer with a repeat for a complete one', () => {
     const result = reconcileOutcomes(['1', '2'], [ok('1'), ok('1')], [], silentLog);
-    expect(result.outcomes).toEqual([ok('1'), { jobId: '2', kind: 'retry', reason: MISSING_OUTCOME }]);
+    expect(result.outcomes).toEqual([ok('1'), { jobId: '2', kind: 'retry', reason: MISSING_OUTCOME, code: 'no_outcome' }]);
   });
 });

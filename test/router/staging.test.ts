@@ -67,7 +67,7 @@ describe('staging files', () => {
 
     // The manager reads the same rows either way, and may read them twice.
     const read = async (file: typeof held) => {
-      const batch = stagedBatch<{ i: number }>(file, { uploadId: '1', destinationId: 'd', uploadAttempt: 1 });
+      const batch = stagedBatch<{ i: number }>(file, { uploadId: '1', destinationId: 'd', uploadAttempt: 1, createdAt: 0 });
       const rows = [];
       for (let pass = 0; pass < 2; pass++) for await (const row of batch.rows()) rows.push([row.jobId, row.json, row.bytes, row.row.i]);
       return rows;

@@ -36,6 +36,8 @@ async function uploadView(db: Kysely<Database>, row: UploadRow): Promise<Record<
     jobCount: row.job_count,
     bytes: Number(row.bytes),
     lastError: row.last_error,
+    errorCode: row.error_code,
+    unconfirmedJobs: imports.reduce((sum, i) => sum + i.unconfirmed_jobs, 0),
     nextAttemptAt: iso(row.next_attempt_at),
     createdAt: iso(row.created_at),
     updatedAt: iso(row.updated_at),
@@ -44,7 +46,7 @@ async function uploadView(db: Kysely<Database>, row: UploadRow): Promise<Record<
     // Handles stay internal: they are the manager's, and may name vendor-side files or accounts.
     imports: imports.map((i) => ({
       id: i.id, state: i.state, progress: i.progress, pollCount: i.poll_count, lastError: i.last_error,
-      startedAt: iso(i.started_at), finishedAt: iso(i.finished_at),
+      errorCode: i.error_code, unconfirmedJobs: i.unconfirmed_jobs, startedAt: iso(i.started_at), finishedAt: iso(i.finished_at),
     })),
   };
 }

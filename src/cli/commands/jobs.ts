@@ -10,7 +10,7 @@ import { getUpload } from '../../db/uploads.repository.ts';
 import { optFlag, optInt, optList, optString, parseId, parseStates } from '../args.ts';
 import { EXIT, UsageError, type Command } from '../command.ts';
 import { withDatabase } from '../database.ts';
-import { formatWhen, printJson, printTable, relative, renderFields, truncate } from '../output.ts';
+import { formatWhen, printJson, printTable, relative, renderFields, truncate, withCode } from '../output.ts';
 import { importJson, jobDetailJson, jobJson, nextTry, uploadJson } from '../views.ts';
 
 export const jobsCommand: Command = {
@@ -130,7 +130,7 @@ waiting job when it will next be tried. Exits 2 when there is no such job.`,
           ['next try', next ? describeNextTry(next) : undefined],
           ['attempts', String(job.attempts)],
           ['reason', job.reason ?? undefined],
-          ['last error', job.last_error ?? undefined],
+          ['last error', job.last_error ? withCode(job.last_error, job.error_code, job.vendor_code) : undefined],
           ['first failure', job.first_failed_at ? formatWhen(job.first_failed_at) : undefined],
           ['submission', job.submission_id ?? undefined],
           ['created', formatWhen(job.created_at)],

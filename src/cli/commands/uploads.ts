@@ -10,7 +10,7 @@ import { getUpload, listUploads } from '../../db/uploads.repository.ts';
 import { optFlag, optInt, optList, optString, parseId, parseStates } from '../args.ts';
 import { EXIT, UsageError, type Command } from '../command.ts';
 import { withDatabase } from '../database.ts';
-import { formatWhen, printJson, printTable, relative, renderFields, truncate } from '../output.ts';
+import { formatWhen, printJson, printTable, relative, renderFields, truncate, withCode } from '../output.ts';
 import { importJson, UPLOAD_STATES, uploadJson } from '../views.ts';
 
 export const uploadsCommand: Command = {
@@ -99,7 +99,7 @@ Exits 2 when there is no such upload.`,
           ['size', `${upload.job_count} jobs, ${upload.bytes} bytes`],
           ['lease', upload.lease_owner ? `${upload.lease_owner} until ${formatWhen(upload.lease_expires_at)}` : undefined],
           ['next try', upload.next_attempt_at ? formatWhen(upload.next_attempt_at) : undefined],
-          ['last error', upload.last_error ?? undefined],
+          ['last error', upload.last_error ? withCode(upload.last_error, upload.error_code) : undefined],
           ['created', formatWhen(upload.created_at)],
           ['finished', upload.finished_at ? formatWhen(upload.finished_at) : undefined],
           ['jobs now', JOB_STATES.map((s) => `${s} ${jobs[s]}`).join(', ')],
@@ -108,7 +108,10 @@ Exits 2 when there is no such upload.`,
       for (const imp of imports) {
         const progress = imp.progress === null ? '' : `, ${imp.progress}%`;
         ctx.print(`import ${imp.id}: ${imp.state}${progress}, ${imp.poll_count} polls, handle ${JSON.stringify(imp.handle)}`);
-        if (imp.last_error) ctx.print(`  last error: ${truncate(imp.last_error, 200)}`);
+        if (imp.last_error) ctx.print(`  last error: ${truncate(withCode(imp.last_error, imp.error_code), 200)}`);
+        if (imp.unconfirmed_jobs > 0) {
+          ctx.print(`  unconfirmed: the vendor's results did not confirm the outcome of ${imp.unconfirmed_jobs} job(s) (code outcome_unconfirmed)`);
+        }
       }
       return EXIT.ok;
     });

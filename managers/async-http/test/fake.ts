@@ -8,6 +8,21 @@
  *
  * By default an operation's fate comes from the event itself: `fail: "CODE"` makes it fail with
  * that code, `reportStatus: "x"` makes it report status "x"; anything else completes.
+ *
+ * What it enforces, from the protocol (managers/async-http/README.md):
+ * | rule | README section |
+ * |---|---|
+ * | `POST /operations/batch` and `GET /operations/{id}` only; anything else 404 `NOT_FOUND` | The protocol |
+ * | `Authorization: Bearer <token>` when a token is set, else 401 `UNAUTHENTICATED` | Config (`headers`) |
+ * | body is JSON with a non-empty `operations` array, else 400 `INVALID_JSON` / `INVALID_REQUEST` | Submit |
+ * | 200 carries `results` (one per operation, in order); 202 carries `operation_ids` | Submit |
+ * | an operation moves pending → processing → completed/failed, one step per read | Status |
+ * | a batch whose operations all failed is itself `failed` with `BATCH_FAILED` | Status |
+ * | unknown operation id → 404 | Status |
+ * `misreport(mode)` makes later answers break the one-result-per-operation rule the way a broken
+ * service would: `undercount` drops the last result, `stray-row` adds a failed result that belongs
+ * to no operation. It answers with per-item result lists (batch, or sync when set so), since only
+ * a list can be miscounted.
  */
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -47,7 +62,7 @@ export async function startAsyncOpsFake(options: AsyncOpsFakeOptions = {}) {
   const scripts: Record<OpsRoute, OpsStep[]> = { submit: [], poll: [] };
   const recorded: OpsRequest[] = [];
   const decide = options.decide ?? defaultDecide;
-  const state = { answer: options.answer ?? 'items' };
+  const state: { answer: OpsAnswer; misreport?: 'undercount' | 'stray-row' } = { answer: options.answer ?? 'items' };
   let nextId = 1;
 
   function open(final: Final): string {
@@ -71,14 +86,22 @@ export async function startAsyncOpsFake(options: AsyncOpsFakeOptions = {}) {
     }
     const ops = doc.operations;
     if (!Array.isArray(ops) || ops.length === 0) return send(400, { error_code: 'INVALID_REQUEST', error_message: '"operations" must be a non-empty array' });
-    const finals = ops.map((op, i) => decide(op as Doc, i));
+    const finals = miscount(ops.map((op, i) => decide(op as Doc, i)));
     if (state.answer === 'sync') return send(200, { results: finals });
-    if (state.answer === 'items') return send(202, { status: 'accepted', operation_ids: finals.map(open) });
+    if (state.answer === 'items' && !state.misreport) return send(202, { status: 'accepted', operation_ids: finals.map(open) });
     const allFailed = finals.every((f) => f.status === 'failed');
     const batch: Final = allFailed
       ? { status: 'failed', error_code: 'BATCH_FAILED', error_message: `all ${finals.length} operations failed` }
       : { status: 'completed', result: { results: finals } };
     send(202, { status: 'accepted', operation_ids: [open(batch)] });
+  }
+
+  function miscount(finals: Final[]): Final[] {
+    if (state.misreport === 'undercount') return finals.slice(0, -1);
+    if (state.misreport === 'stray-row') {
+      return [...finals, { status: 'failed', error_code: 'UNKNOWN_ITEM', error_message: 'a result that belongs to no operation' }];
+    }
+    return finals;
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse) {
@@ -127,6 +150,10 @@ export async function startAsyncOpsFake(options: AsyncOpsFakeOptions = {}) {
     requestCount: () => recorded.length,
     /** Queues answers for the next requests of `route`, in order. */
     script: (route: OpsRoute, ...steps: OpsStep[]) => void scripts[route].push(...steps),
+    /** Later answers list one result too few (`undercount`) or one too many (`stray-row`). */
+    misreport: async (mode: 'undercount' | 'stray-row') => {
+      state.misreport = mode;
+    },
     /** Finishes every open operation (conformance `completeImports`). */
     finishAll: async () => operations.forEach((op) => (op.state = 'done')),
     close: () =>
