@@ -1,5 +1,5 @@
 /**
- * The Marketo fake (test/fakes/marketo-fake.ts) as the benchmark's receiver, in its own process
+ * The Marketo fake (managers/marketo-bulk-upload/test/marketo-fake.ts) as the benchmark's receiver, in its own process
  * like the webhook sink: parsing multipart CSV files costs real CPU that must not be billed to
  * the daemon. Imports complete on their first status check and no row fails
  * (`autoCompleteAfterPolls: 1`).
@@ -8,7 +8,7 @@
  * (the lookup field), so every row carries the id, and the per-row hook of the fake counts unique
  * ids and duplicates. Answers `stats` / `stop` with the same shape as bench/sink-process.ts.
  */
-import { startMarketoFake } from '../test/fakes/marketo-fake.ts';
+import { startMarketoFake } from '../managers/marketo-bulk-upload/test/marketo-fake.ts';
 import { markStart, processStats, serveRunner } from './lib/child.ts';
 import type { SinkReport } from './sink-process.ts';
 

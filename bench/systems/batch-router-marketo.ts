@@ -32,7 +32,7 @@ export function batchRouterMarketo(tuningOverrides: Readonly<Record<string, numb
     sinkScript: 'marketo-sink-process.ts',
     settings: {
       destination: { manager: 'marketo-bulk-upload', fieldMapping: MARKETO_FIELD_MAPPING, tuning },
-      receiver: 'test/fakes/marketo-fake.ts, autoCompleteAfterPolls: 1',
+      receiver: 'managers/marketo-bulk-upload/test/marketo-fake.ts, autoCompleteAfterPolls: 1',
       daemonEnv: DAEMON_ENV,
     },
     prepare: (databaseUrl) =>

@@ -42,8 +42,9 @@ export function csvLine(cells: readonly string[]): string {
 export async function writeCsvParts(
   batch: UploadBatch<CsvRow>,
   columns: readonly string[],
-  options: { maxFileBytes: number; vendor: string; limitField: string },
+  options: { maxFileBytes: number; vendor: string; limitField: string; rowKey?: (cells: readonly string[]) => string },
 ): Promise<CsvParts> {
+  const rowKey = options.rowKey ?? correlationKey;
   const dir = await mkdtemp(join(tmpdir(), 'br-bulk-csv-'));
   const header = csvLine(columns);
   const headerBytes = Buffer.byteLength(header);
@@ -77,7 +78,7 @@ export async function writeCsvParts(
         out.write(header);
       }
       part.bytes += bytes;
-      part.jobs.push({ jobId, correlationKey: correlationKey(row) });
+      part.jobs.push({ jobId, correlationKey: rowKey(row) });
       if (!out.write(line)) await once(out, 'drain');
     }
   } finally {
@@ -102,6 +103,8 @@ export interface PartsUpload {
   readonly vendor: string;
   readonly columns: readonly string[];
   readonly maxFileBytes: number;
+  /** The correlation key of a row's cells; default `correlationKey`. Result rows must be keyed the same way. */
+  readonly rowKey?: (cells: readonly string[]) => string;
   readonly signal: AbortSignal;
   readonly log: Logger;
   /** Creates the vendor import of one file; returns the vendor's id fields, which join the handle. */
@@ -117,7 +120,12 @@ export async function uploadInParts(batch: UploadBatch<CsvRow>, options: PartsUp
   // Checked before any work: a shutdown must not start an import nobody will record.
   if (options.signal.aborted) throw new RetryableError(`upload to ${options.vendor} cancelled (shutdown or call deadline) before anything was sent`);
   const columns = [...options.columns];
-  const split = await writeCsvParts(batch, columns, { maxFileBytes: options.maxFileBytes, vendor: options.vendor, limitField: 'maxFileBytes' });
+  const split = await writeCsvParts(batch, columns, {
+    maxFileBytes: options.maxFileBytes,
+    vendor: options.vendor,
+    limitField: 'maxFileBytes',
+    ...(options.rowKey ? { rowKey: options.rowKey } : {}),
+  });
   try {
     const parts = split.parts.length;
     const sent = await sendParts(split.parts, async (part, index) => {

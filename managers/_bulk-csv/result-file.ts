@@ -36,12 +36,21 @@ export interface ResultRow {
   readonly extra: Readonly<Record<string, string>>;
 }
 
+export interface ResultRowOptions {
+  /** Key of the original cells; default `correlationKey`. Must be the one the upload used. */
+  readonly rowKey?: (cells: readonly string[]) => string;
+  /** Match header names without regard to case or surrounding spaces (Marketo writes its own case). */
+  readonly looseHeader?: boolean;
+}
+
 /**
  * Parses a CSV body whose header names `columns` (in any order, among others) and yields one
  * `ResultRow` per record. A column of ours the file lacks reads as empty, which makes its rows
  * unmatched rather than wrongly matched.
  */
-export async function* resultRows(body: ReadableStream<Uint8Array>, columns: readonly string[]): AsyncGenerator<ResultRow> {
+export async function* resultRows(body: ReadableStream<Uint8Array>, columns: readonly string[], options: ResultRowOptions = {}): AsyncGenerator<ResultRow> {
+  const rowKey = options.rowKey ?? correlationKey;
+  const name = options.looseHeader ? (text: string) => text.trim().toLowerCase() : (text: string) => text;
   // `bom`: vendors may prefix UTF-8 files with one; `relax_column_count`: a short last line must
   // not fail the whole file.
   const parser = Readable.fromWeb(body as import('node:stream/web').ReadableStream<Uint8Array>).pipe(
@@ -52,14 +61,15 @@ export async function* resultRows(body: ReadableStream<Uint8Array>, columns: rea
   try {
     for await (const record of parser as AsyncIterable<string[]>) {
       if (!indexes) {
-        indexes = columns.map((column) => record.indexOf(column));
-        const ours = new Set(columns);
-        extraColumns = record.map((name, index) => [name, index] as [string, number]).filter(([name]) => !ours.has(name));
+        const header = record.map(name);
+        indexes = columns.map((column) => header.indexOf(name(column)));
+        const ours = new Set(columns.map(name));
+        extraColumns = record.map((column, index) => [column, index] as [string, number]).filter(([column]) => !ours.has(name(column)));
         continue;
       }
       const cells = indexes.map((index) => (index >= 0 ? record[index] ?? '' : ''));
       const extra = Object.fromEntries(extraColumns.map(([name, index]) => [name, record[index] ?? '']));
-      yield { key: correlationKey(cells), extra };
+      yield { key: rowKey(cells), extra };
     }
   } finally {
     parser.destroy();

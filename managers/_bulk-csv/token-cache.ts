@@ -4,6 +4,12 @@
  * before it expires, and dropped as soon as the vendor calls it invalid or expired, so the next
  * call fetches a fresh one. The token itself is never logged and never leaves this object except
  * into an `Authorization` header.
+ *
+ * Renewing early only works if the vendor issues a new token. Marketo does not: asked before the
+ * expiry, its identity service hands back the same token with its remaining lifetime. A token
+ * handed back with less than the renewal margin left is therefore waited out (its remaining
+ * lifetime plus a second, as `expires_in` counts whole seconds) and requested again, which then
+ * yields a new one. Calls wait at most the margin; none is sent with a token about to expire.
  */
 import { RetryableError } from '../../src/manager/errors.ts';
 
@@ -18,10 +24,29 @@ export const TOKEN_REFUSED: unique symbol = Symbol('token refused');
 
 /** Renew this long before the announced expiry (at most a tenth of the lifetime), so a token never expires mid-request. */
 const EARLY_RENEWAL_MS = 60_000;
+/** `expires_in` is in whole seconds: waiting this much longer than it says makes sure the token is gone. */
+const EXPIRY_SLACK_MS = 1_000;
+/** Token requests in one renewal before a short-lived token is taken as it is (the vendor may keep handing it back). */
+const MAX_ISSUES = 3;
+
+export interface TokenCacheOptions {
+  /** Renewal margin before the expiry; default 60 s (never more than a tenth of the longest lifetime seen). */
+  readonly renewWithinMs?: number;
+  /** Waits out a token about to expire; injectable for tests. */
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+const unrefSleep = (ms: number) =>
+  new Promise<void>((resolve) => {
+    // Unref'd: a pending renewal must not keep a stopping process alive.
+    setTimeout(resolve, ms).unref();
+  });
 
 export class TokenCache<T> {
   #current: { token: T; expiresAt: number } | undefined;
   #pending: Promise<T> | undefined;
+  /** The longest lifetime the vendor announced: the margin is a tenth of it at most, so a short test token still works. */
+  #longestLifetime = 0;
 
   /**
    * `issue` requests a new token. It runs under its own timeout rather than a caller's signal:
@@ -30,6 +55,7 @@ export class TokenCache<T> {
   constructor(
     private readonly issue: () => Promise<IssuedToken<T>>,
     private readonly now: () => number = Date.now,
+    private readonly options: TokenCacheOptions = {},
   ) {}
 
   /** A valid token, fetching one if needed. Rejects with `RetryableError` when `signal` aborts first. */
@@ -64,11 +90,23 @@ export class TokenCache<T> {
   }
 
   async #refresh(): Promise<T> {
-    const issued = await this.issue();
-    const lifetime = issued.expiresInMs;
-    const expiresAt = lifetime === undefined ? Infinity : this.now() + lifetime - Math.min(EARLY_RENEWAL_MS, lifetime / 10);
-    this.#current = { token: issued.token, expiresAt };
-    return issued.token;
+    for (let issues = 1; ; issues += 1) {
+      const issued = await this.issue();
+      const lifetime = issued.expiresInMs;
+      if (lifetime === undefined) {
+        this.#current = { token: issued.token, expiresAt: Infinity };
+        return issued.token;
+      }
+      this.#longestLifetime = Math.max(this.#longestLifetime, lifetime);
+      const margin = Math.min(this.options.renewWithinMs ?? EARLY_RENEWAL_MS, this.#longestLifetime / 10);
+      if (lifetime > margin || issues >= MAX_ISSUES) {
+        this.#current = { token: issued.token, expiresAt: this.now() + lifetime - margin };
+        return issued.token;
+      }
+      // The same token came back, about to expire: wait until it has, then ask for a new one.
+      this.#current = undefined;
+      await (this.options.sleep ?? unrefSleep)(lifetime + EXPIRY_SLACK_MS);
+    }
   }
 }
 

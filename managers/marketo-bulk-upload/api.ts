@@ -21,9 +21,21 @@ export interface MarketoEnvelope {
   readonly result?: ReadonlyArray<Record<string, unknown>>;
 }
 
-/** Per destination and process: the token and the rate limiter. Nothing here is needed after a restart. */
+/**
+ * Renew 15 s before the expiry: a request started with 15 s left reaches Marketo long before the
+ * token lapses, and the pause while the old token is waited out (Marketo hands it back until it
+ * expires, see token-cache.ts) stays short. A 602 all the same repeats the call with a new token.
+ */
+const TOKEN_RENEWAL_MARGIN_MS = 15_000;
+
+/**
+ * Per destination and process: the token, the rate limiter and the count of result re-reads per
+ * import. Nothing here is needed after a restart (a restart only starts the re-read count over).
+ */
 export class MarketoSession {
   readonly tokens: TokenCache<string>;
+  /** Import (batchId) → times its result files were found not to add up; bounded by `resultRereads`. */
+  readonly rereads = new Map<string, number>();
   /**
    * 100 calls per sliding 20 s are allowed per account. A bucket of 50 refilled at 50 per 20 s
    * can never exceed 100 in any 20 s window, leaving room for other integrations on the account.
@@ -31,7 +43,7 @@ export class MarketoSession {
   readonly limiter = new TokenBucket({ perMinute: 150, burst: 50 });
 
   constructor(readonly config: MarketoConfig) {
-    this.tokens = new TokenCache(() => requestToken(config));
+    this.tokens = new TokenCache(() => requestToken(config), Date.now, { renewWithinMs: TOKEN_RENEWAL_MARGIN_MS });
   }
 }
 
@@ -39,10 +51,8 @@ export function createMarketoSession(config: MarketoConfig, _destinationId?: str
   return new MarketoSession(config);
 }
 
-/** The session of `ctx`, or a throwaway one for callers without sessions (tools, tests). */
-export function sessionOf(ctx: CallContext<MarketoConfig>): MarketoSession {
-  return ctx.session instanceof MarketoSession ? ctx.session : new MarketoSession(ctx.config);
-}
+/** The context of every Marketo call: the router passes the session createMarketoSession made. */
+export type MarketoContext = CallContext<MarketoConfig, MarketoSession>;
 
 /** Replaces the client secret wherever Marketo echoes it. */
 export function redactorFor(config: MarketoConfig): (text: string) => string {
@@ -84,29 +94,34 @@ export interface MarketoRequest {
   /** Path under the bulk base, e.g. `/bulk/v1/leads.json?format=csv`. */
   readonly path: string;
   /** Built per try, so a refused token can be followed by a resend with the same body. */
-  readonly body?: () => Promise<BodyInit> | BodyInit;
-  /** A file endpoint: a non-JSON 200 answer is the file, returned unread for streaming. */
+  readonly body?: () => Promise<{ body: BodyInit; contentType: string }> | { body: BodyInit; contentType: string };
+  /** A file endpoint: a non-JSON 200 answer is the file, returned unread for streaming; a 404 means there is no file (yet). */
   readonly file?: boolean;
-  readonly sentListId?: boolean;
+  /** The config field a 1013 "Object not found" points at, when the call named one. */
+  readonly objectField?: string;
 }
 
-export type MarketoAnswer = { kind: 'json'; envelope: MarketoEnvelope } | { kind: 'file'; response: Response };
+export type MarketoAnswer = { kind: 'json'; envelope: MarketoEnvelope } | { kind: 'file'; response: Response } | { kind: 'missing' };
 
 /** One Bulk API call with token handling; throws the typed error for any failure. */
-export async function marketoCall(ctx: CallContext<MarketoConfig>, request: MarketoRequest): Promise<MarketoAnswer> {
-  const { config } = ctx;
-  const session = sessionOf(ctx);
+export async function marketoCall(ctx: MarketoContext, request: MarketoRequest): Promise<MarketoAnswer> {
+  const { config, session } = ctx;
   return session.tokens.use(ctx.signal, async (token, lastChance) => {
     // The token too: an error text that echoes it must not carry it into logs and job reasons.
     const redact = secretRedactor([config.clientSecret, token]);
     await session.limiter.take(ctx.signal);
+    const payload = request.body ? await request.body() : undefined;
     const response = await send({
       label: `Marketo ${request.what}`,
       url: `${bulkBase(config)}${request.path}`,
       init: {
         method: request.method,
-        headers: { authorization: `Bearer ${token}`, accept: request.file ? 'text/csv, application/json' : 'application/json' },
-        ...(request.body ? { body: await request.body() } : {}),
+        headers: {
+          authorization: `Bearer ${token}`,
+          accept: request.file ? 'text/csv, application/json' : 'application/json',
+          ...(payload ? { 'content-type': payload.contentType } : {}),
+        },
+        ...(payload ? { body: payload.body } : {}),
       },
       signal: ctx.signal,
       timeoutMs: config.timeoutMs,
@@ -115,6 +130,10 @@ export async function marketoCall(ctx: CallContext<MarketoConfig>, request: Mark
     if (response.status === 401 && !lastChance) {
       await discard(response);
       return TOKEN_REFUSED;
+    }
+    if (request.file && response.status === 404) {
+      await discard(response);
+      return { kind: 'missing' } as const;
     }
     if (response.status < 200 || response.status >= 300) {
       const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'));
@@ -131,7 +150,7 @@ export async function marketoCall(ctx: CallContext<MarketoConfig>, request: Mark
     throw marketoError(code, excerpt(String(first?.message ?? ''), redact), {
       what: request.what,
       queueFullRetryMs: config.queueFullRetryMs,
-      ...(request.sentListId ? { sentListId: true } : {}),
+      ...(request.objectField ? { objectField: request.objectField } : {}),
     });
   });
 }

@@ -1,16 +1,23 @@
 /**
- * Marketo's error taxonomy: every code the bulk import can answer mapped to what the router
- * should do. The README's "Errors" table is this file in prose; change both together.
+ * Marketo's error taxonomy: every code the Bulk Import API is documented to answer ("Error Codes",
+ * "Bulk Lead Import", "Bulk Import") mapped to what the router should do. The README's "Errors"
+ * table is this file in prose; change both together. A code Marketo does not document is never
+ * given a meaning of its own: it is retried and named in the reason.
  *
  * Marketo answers most failures with HTTP 200 and `{"success": false, "errors": [{code, message}]}`.
  * 6xx codes mean the request was not executed at all, so repeating it is always safe.
  */
+import { ERROR_CODES } from '../../src/manager/error-codes.ts';
 import { ConfigError, PermanentError, RetryableError, SnoozeError, type RouterError } from '../../src/manager/errors.ts';
 
-/** Access token invalid (601), expired (602) or missing (600): fetch a new token and repeat once. */
-export const TOKEN_CODES: ReadonlySet<string> = new Set(['600', '601', '602']);
+/** Access token invalid (601) or expired (602): fetch a new token and repeat once ("Authentication"). */
+export const TOKEN_CODES: ReadonlySet<string> = new Set(['601', '602']);
 
-/** Transient server-side trouble: 604 timeout, 608 unavailable, 611 system error, 614 subscription unreachable, 713 transient, 719 lock wait. */
+/**
+ * Transient server-side trouble, all documented as "retry": 502 bad gateway, 604 request time-out,
+ * 608 API temporarily unavailable, 611 system error, 614 subscription unreachable, 713 transient
+ * error, 719 lock wait timeout.
+ */
 const TRANSIENT_CODES: ReadonlySet<string> = new Set(['502', '604', '608', '611', '614', '713', '719']);
 
 /** Marketo counts calls over a sliding 20 s window (100 allowed); 606 means wait for it to pass. */
@@ -25,55 +32,58 @@ export interface ErrorContext {
   readonly what: string;
   /** Wait for 1016/1019 (the import queue is full), from config `queueFullRetryMs`. */
   readonly queueFullRetryMs: number;
-  /** Whether `listId` / `partitionName` were sent, to name the field a 1013 / 10xx points at. */
-  readonly sentListId?: boolean;
+  /** The config field a 1013 "Object not found" points at (`listId`, `customObjectApiName`, `programId`), when the call named one. */
+  readonly objectField?: string;
 }
 
 /** The typed error for a Marketo error code (`code` as Marketo sends it: a quoted integer). */
 export function marketoError(code: string, message: string, context: ErrorContext): RouterError {
   const text = `Marketo error ${code} "${message}" while ${context.what}`;
-  if (TOKEN_CODES.has(code)) return new RetryableError(`${text}, even with a freshly issued access token`);
-  if (TRANSIENT_CODES.has(code)) return new RetryableError(text);
+  const vendorCode = code;
+  if (TOKEN_CODES.has(code)) return new RetryableError(`${text}, even with a freshly issued access token`, { vendorCode });
+  if (TRANSIENT_CODES.has(code)) return new RetryableError(text, { vendorCode });
+  const config = (field: string, why: string) => new ConfigError(`${text}: ${why}`, { field, vendorCode });
   switch (code) {
     case '606':
-      return new RetryableError(`${text}: rate limit of 100 calls per 20 s reached`, { retryAfterMs: RATE_WINDOW_MS });
+      return new RetryableError(`${text}: rate limit of 100 calls per 20 s reached`, { retryAfterMs: RATE_WINDOW_MS, code: ERROR_CODES.rateLimited, vendorCode });
     case '615':
-      return new RetryableError(`${text}: 10 requests already running`, { retryAfterMs: CONCURRENCY_RETRY_MS });
+      return new RetryableError(`${text}: 10 requests already running`, { retryAfterMs: CONCURRENCY_RETRY_MS, code: ERROR_CODES.rateLimited, vendorCode });
     case '607':
-      return new SnoozeError(`${text}: the daily API quota is used up`, DAILY_QUOTA_SNOOZE_MS);
+      return new SnoozeError(`${text}: the daily API quota is used up`, DAILY_QUOTA_SNOOZE_MS, { vendorCode });
     case '1016':
     case '1019':
-      // The account's import queue (10 imports, 2 running) is full, or the list is being imported
-      // to: nothing is wrong with this batch, so it waits without spending an attempt.
-      return new SnoozeError(`${text}: the import queue is full; trying again later`, context.queueFullRetryMs);
+      // 1016: the import queue (10 imports, 2 running) is full; 1019: the static list is being
+      // imported to. Nothing is wrong with this batch, so it waits without spending an attempt.
+      return new SnoozeError(`${text}: the import queue is busy; trying again later`, context.queueFullRetryMs, { vendorCode });
     case '603':
-      return new ConfigError(`${text}: the API user of this custom service lacks permission (or IP allowlisting blocks it)`, { field: 'clientId' });
+      return config('clientId', 'the API user of this custom service lacks permission (or IP allowlisting blocks it)');
     case '1006':
-      return new ConfigError(`${text}: a column of "fieldMapping" is not a Marketo field`, { field: 'fieldMapping' });
+      return config('fieldMapping', 'a column of "fieldMapping" is not a Marketo field');
     case '1011':
-      return new ConfigError(`${text}: Marketo cannot deduplicate on this field`, { field: 'lookupField' });
+      return config('lookupField', 'Marketo cannot deduplicate on this field');
     case '1008':
     case '1009':
     case '1010':
-      return new ConfigError(`${text}: check the lead partition`, { field: 'partitionName' });
+      return config('partitionName', 'check the lead partition');
+    case '1026':
+      return config('object', 'custom objects are not enabled in this Marketo instance');
     case '1013':
-      return context.sentListId
-        ? new ConfigError(`${text}: the static list does not exist`, { field: 'listId' })
-        : new PermanentError(text);
+      return context.objectField ? config(context.objectField, 'Marketo has no such object') : new PermanentError(text, { vendorCode });
   }
   // 605, 609, 610, 612, 613, 616, 7xx and record-level 1xxx: the request itself is wrong and
-  // repeating it cannot help. Codes Marketo may add later are retried, never silently dropped.
-  if (/^(60[59]|61[0236]|7\d\d|1\d\d\d)$/.test(code)) return new PermanentError(text);
-  return new RetryableError(`${text} (unknown code, retried)`);
+  // repeating it cannot help. Codes Marketo does not document are retried, never silently dropped.
+  if (/^(60[59]|61[0236]|7\d\d|1\d\d\d)$/.test(code)) return new PermanentError(text, { vendorCode });
+  return new RetryableError(`${text} (a code Marketo does not document; retried)`, { vendorCode, code: ERROR_CODES.badVendorResponse });
 }
 
-/** The typed error for an HTTP status outside 2xx (Marketo sends few: 413, 414, 5xx, 401 on identity). */
+/** The typed error for an HTTP status outside 2xx (Marketo documents 413, 414, and 401 on identity). */
 export function marketoHttpError(status: number, detail: string, what: string, retryAfterMs: number | undefined): RouterError {
   const text = `Marketo answered HTTP ${status} while ${what}${detail ? `: ${detail}` : ''}`;
-  if (status === 429 || status >= 500 || status === 408) return new RetryableError(text, { retryAfterMs });
-  if (status === 413) return new PermanentError(`${text}; the file is over Marketo's 10 MB limit: lower "maxFileBytes"`);
-  if (status === 404) return new ConfigError(`${text}; check "restEndpoint"`, { field: 'restEndpoint' });
-  return new PermanentError(text);
+  const vendorCode = String(status);
+  if (status === 429 || status >= 500 || status === 408) return new RetryableError(text, { retryAfterMs, vendorCode });
+  if (status === 413) return new PermanentError(`${text}; the request is over Marketo's 10 MB limit: lower "maxFileBytes"`, { vendorCode });
+  if (status === 404) return new ConfigError(`${text}; check "restEndpoint"`, { field: 'restEndpoint', vendorCode });
+  return new PermanentError(text, { vendorCode });
 }
 
 /**
@@ -82,6 +92,11 @@ export function marketoHttpError(status: number, detail: string, what: string, r
  */
 export function isTransientRowReason(reason: string): boolean {
   return /lock wait|deadlock|timed? ?out|temporar|try again|system error|unavailable/i.test(reason);
+}
+
+/** A Marketo code at the start of a row's reason ("1004 Lead not found"), kept as the job's `vendorCode`. */
+export function rowVendorCode(reason: string): string | undefined {
+  return /^\s*(\d{3,4})\b/.exec(reason)?.[1];
 }
 
 /**

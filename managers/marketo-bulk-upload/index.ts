@@ -1,18 +1,20 @@
 /**
- * marketo-bulk-upload: delivers leads through Marketo's Bulk Lead Import API. Each upload becomes
- * one or more CSV imports (split under 10 MB), polled until Marketo reports them complete; failed
- * and warned rows are read from the result files and mapped back to their jobs.
+ * marketo-bulk-upload: delivers leads, custom object records or program members (config `object`)
+ * through Marketo's Bulk Import API. Each upload becomes one or more CSV imports (each request
+ * within 10 MB), polled until Marketo reports them complete; failed and warned rows are read from
+ * the result files, mapped back to their jobs and reconciled against Marketo's totals.
  */
 import { defineManager } from '../../src/manager/define.ts';
 import { toCsvRow, type CsvRow } from '../_bulk-csv/rows.ts';
-import { createMarketoSession } from './api.ts';
-import { marketoConfig, type MarketoConfig } from './config.ts';
-import { importOutcomes, pollImport } from './results.ts';
-import { uploadLeads } from './upload.ts';
+import { createMarketoSession, type MarketoSession } from './api.ts';
+import { marketoConfig, requiredColumns, type MarketoConfig } from './config.ts';
+import { importOutcomes } from './results.ts';
+import { pollImport } from './status.ts';
+import { uploadRecords } from './upload.ts';
 
-export default defineManager<MarketoConfig, CsvRow>({
+export default defineManager<MarketoConfig, CsvRow, MarketoSession>({
   name: 'marketo-bulk-upload',
-  description: 'Imports leads into Marketo with the Bulk Lead Import API (CSV files, polled imports, per-row failures and warnings).',
+  description: 'Imports leads, custom object records or program members into Marketo with its Bulk Import API (CSV files, polled imports, per-row failures and warnings reconciled with its totals).',
   configSchema: marketoConfig,
   limits: {
     // Marketo queues at most 10 imports per account (2 running); an 11th is refused with 1016.
@@ -30,8 +32,8 @@ export default defineManager<MarketoConfig, CsvRow>({
     maxImportDurationMs: 6 * 60 * 60 * 1000,
   },
   createSession: (config) => createMarketoSession(config),
-  transform: ({ event }, config) => toCsvRow(event, { fieldMapping: config.fieldMapping, required: [config.lookupField], vendor: 'Marketo' }),
-  upload: (batch, ctx) => uploadLeads(batch, ctx),
+  transform: ({ event }, config) => toCsvRow(event, { fieldMapping: config.fieldMapping, required: requiredColumns(config), vendor: 'Marketo' }),
+  upload: (batch, ctx) => uploadRecords(batch, ctx),
   poll: (open, ctx) => pollImport(open, ctx),
   getUploadStats: (open, jobs, ctx) => importOutcomes(open, jobs, ctx),
   // No cancelImport: Marketo has no API to cancel a bulk import; an overdue one is left to finish.

@@ -3,7 +3,8 @@ import type { JsonObject } from '../../src/manager/contract.ts';
 import { ConfigError, PermanentError, RetryableError, SnoozeError } from '../../src/manager/errors.ts';
 import { buildBatch, callContext, openSession, settleUpload, tempDir } from '../../test/conformance/harness.ts';
 import { runManagerConformance } from '../../test/conformance/suite.ts';
-import { startMarketoFake, type MarketoFake, type MarketoFakeOptions } from '../../test/fakes/marketo-fake.ts';
+import { startMarketoFake, type MarketoFake, type MarketoFakeOptions } from './test/marketo-fake.ts';
+import type { MarketoSession } from './api.ts';
 import { marketoError } from './errors.ts';
 import marketo from './index.ts';
 
@@ -30,7 +31,7 @@ describe('marketo-bulk-upload against the fake', () => {
   afterEach(() => fake?.close());
 
   /** Uploads `events` once, as the router would, with a session shared by `session`. */
-  async function upload(events: JsonObject[], config: Record<string, unknown> = {}, session?: unknown) {
+  async function upload(events: JsonObject[], config: Record<string, unknown> = {}, session?: MarketoSession) {
     const parsed = marketo.configSchema.parse(fake.config(config));
     const built = await buildBatch(marketo, parsed, events, { stagingDir: staging.path, destinationId: 'mkto', uploadId: '77' });
     const ctx = callContext(parsed, { destinationId: 'mkto', session: session ?? openSession(marketo, parsed) }).ctx;

@@ -1,115 +1,121 @@
 /**
- * Following a Marketo import: `GET /bulk/v1/leads/batch/{batchId}.json` for its status, and at the
- * end `failures.json` / `warnings.json` (CSV: the original columns plus a reason column), streamed
- * and matched to jobs by the correlation keys persisted at upload time.
+ * Per-job outcomes of a completed Marketo import, with evidence. The failure and warning files
+ * (the original columns plus a reason) are streamed and matched to jobs by the correlation keys
+ * persisted at upload time; then the listing is reconciled against Marketo's own totals.
+ *
+ * A job absent from the failure file counts as succeeded only when the listing accounts for the
+ * totals: every failed row Marketo counted is listed, every listed row is one of ours, and the
+ * rows processed plus failed are the rows sent. Result files are written asynchronously, so a
+ * listing that falls short is read again (`resultRereads` times, one poll apart, by throwing a
+ * RetryableError the poll loop answers by asking again). If it still falls short, the jobs whose
+ * fate is unknown get code `outcome_unconfirmed` and the `unconfirmedRows` policy decides: re-sent
+ * (Marketo imports are insert-or-update, so a repeat is harmless) or aborted.
  */
-import type { CallContext, ImportedJob, JobOutcome, OpenImport, PollResult } from '../../src/manager/contract.ts';
-import { PermanentError, RetryableError } from '../../src/manager/errors.ts';
-import { JobMatcher, partHandle, resultRows, unusableHandle } from '../_bulk-csv/result-file.ts';
-import { marketoCall } from './api.ts';
-import type { MarketoConfig } from './config.ts';
-import { isRetryableImportFailure, isTransientRowReason } from './errors.ts';
+import type { ImportedJob, JobOutcome, OpenImport } from '../../src/manager/contract.ts';
+import { ERROR_CODES } from '../../src/manager/error-codes.ts';
+import { RetryableError } from '../../src/manager/errors.ts';
+import { JobMatcher, resultRows } from '../_bulk-csv/result-file.ts';
+import { marketoCall, type MarketoContext } from './api.ts';
+import { isTransientRowReason, rowVendorCode } from './errors.ts';
+import { importPaths } from './objects.ts';
+import { marketoRowKey } from './row-key.ts';
+import { batchStatus, requireHandle, targetOfHandle, type BatchStatus } from './status.ts';
 import type { MarketoHandle } from './upload.ts';
 
-interface BatchStatus {
-  status: string;
-  numOfLeadsProcessed: number;
-  numOfRowsFailed: number;
-  numOfRowsWithWarning: number;
-  message: string;
+/** How long the poll loop should wait before reading result files again. */
+const REREAD_AFTER_MS = 5_000;
+
+interface Listing {
+  outcomes: JobOutcome[];
+  /** Rows in the failure / warning file. */
+  failuresListed: number;
+  warningsListed: number;
+  /** Failure rows that matched no job of the import. */
+  strayFailures: number;
+  strayWarnings: number;
 }
 
-const isBatchId = (value: unknown) => typeof value === 'number' && Number.isSafeInteger(value);
-
-function requireHandle(open: OpenImport): MarketoHandle {
-  const handle = partHandle<MarketoHandle>(open.handle, 'batchId', isBatchId);
-  if (!handle) throw new PermanentError(unusableHandle('Marketo', 'batchId'));
-  return handle;
-}
-
-async function batchStatus(handle: MarketoHandle, ctx: CallContext<MarketoConfig>): Promise<BatchStatus> {
-  const answer = await marketoCall(ctx, {
-    what: `checking import ${handle.batchId}`,
-    method: 'GET',
-    path: `/bulk/v1/leads/batch/${encodeURIComponent(handle.batchId)}.json`,
-  });
-  const result = answer.kind === 'json' ? answer.envelope.result?.[0] : undefined;
-  if (!result || typeof result.status !== 'string') throw new RetryableError(`Marketo answered no status for import ${handle.batchId}`);
-  const count = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) ? value : 0);
-  return {
-    status: result.status,
-    numOfLeadsProcessed: count(result.numOfLeadsProcessed),
-    numOfRowsFailed: count(result.numOfRowsFailed),
-    numOfRowsWithWarning: count(result.numOfRowsWithWarning),
-    message: typeof result.message === 'string' ? result.message : '',
-  };
-}
-
-export async function pollImport(open: OpenImport, ctx: CallContext<MarketoConfig>): Promise<PollResult> {
-  const handle = partHandle<MarketoHandle>(open.handle, 'batchId', isBatchId);
-  if (!handle) return { status: 'failed', retryable: false, reason: unusableHandle('Marketo', 'batchId') };
+export async function importOutcomes(open: OpenImport, jobs: readonly ImportedJob[], ctx: MarketoContext): Promise<JobOutcome[]> {
+  const handle = requireHandle(open);
   const batch = await batchStatus(handle, ctx);
-  switch (batch.status) {
-    case 'Queued':
-    case 'Importing': {
-      // numOfLeadsProcessed counts imported leads; failed rows were processed too.
-      const done = batch.numOfLeadsProcessed + batch.numOfRowsFailed;
-      return { status: 'in_progress', progress: handle.rows > 0 ? Math.min(100, (100 * done) / handle.rows) : 0 };
+  const listing = await readListing(handle, batch, jobs, ctx);
+  const gap = gapOf(handle, batch, listing);
+  const key = String(handle.batchId);
+  if (gap && !gap.onlyWarnings) {
+    const rereads = ctx.session.rereads.get(key) ?? 0;
+    if (rereads < ctx.config.resultRereads) {
+      ctx.session.rereads.set(key, rereads + 1);
+      throw new RetryableError(`${gap.text}; reading the results of Marketo import ${handle.batchId} again (${rereads + 1} of ${ctx.config.resultRereads})`, {
+        retryAfterMs: REREAD_AFTER_MS,
+        code: ERROR_CODES.badVendorResponse,
+      });
     }
-    case 'Complete':
-      return { status: 'completed', hasRecordFailures: batch.numOfRowsFailed > 0, hasWarnings: batch.numOfRowsWithWarning > 0 };
-    case 'Failed':
-      return {
-        status: 'failed',
-        retryable: isRetryableImportFailure(batch.message),
-        reason: `Marketo import ${handle.batchId} failed: ${batch.message || 'no message given'}`,
-      };
-    default:
-      // A status Marketo may add later: keep polling rather than guess an outcome.
-      ctx.log.warn({ batchId: handle.batchId, status: batch.status }, 'unknown Marketo import status; polling on');
-      return { status: 'in_progress' };
   }
+  ctx.session.rereads.delete(key);
+  if (listing.strayFailures + listing.strayWarnings > 0) {
+    ctx.log.warn({ importId: open.importId, batchId: handle.batchId, strayFailures: listing.strayFailures, strayWarnings: listing.strayWarnings },
+      `Marketo import ${handle.batchId} (import ${open.importId}): result rows matched no job of the import`);
+  }
+  if (!gap || gap.onlyWarnings) return listing.outcomes;
+  ctx.log.warn({ importId: open.importId, batchId: handle.batchId, ...batch }, `Marketo import ${handle.batchId} (import ${open.importId}): ${gap.text}; outcome unconfirmed`);
+  const mentioned = new Set(listing.outcomes.map((o) => o.jobId));
+  const resend = ctx.config.unconfirmedRows === 'resend';
+  const reason = `${gap.text}; outcome unconfirmed, ${resend ? 're-sent' : 'not re-sent (unconfirmedRows: "abort")'}`;
+  const unconfirmed = jobs.filter((job) => !mentioned.has(job.jobId)).map((job): JobOutcome =>
+    resend
+      ? { jobId: job.jobId, kind: 'retry', reason, code: ERROR_CODES.outcomeUnconfirmed }
+      : { jobId: job.jobId, kind: 'aborted', reason, code: ERROR_CODES.outcomeUnconfirmed });
+  // A warned row was imported whatever else went wrong; it keeps its warning and its success.
+  return [...listing.outcomes, ...unconfirmed];
+}
+
+/** What in the listing fails to add up to the totals, in words; undefined when it all adds up. */
+function gapOf(handle: MarketoHandle, batch: BatchStatus, listing: Listing): { text: string; onlyWarnings: boolean } | undefined {
+  const problems: string[] = [];
+  if (listing.failuresListed !== batch.failed) problems.push(`Marketo counted ${batch.failed} failed rows but listed ${listing.failuresListed}`);
+  if (listing.strayFailures > 0) problems.push(`${listing.strayFailures} listed failed rows match no job`);
+  if (batch.processed + batch.failed !== handle.rows) problems.push(`Marketo processed ${batch.processed} and failed ${batch.failed} of ${handle.rows} rows sent`);
+  if (problems.length > 0) return { text: problems.join('; '), onlyWarnings: false };
+  if (listing.warningsListed !== batch.warned) return { text: `Marketo counted ${batch.warned} rows with warnings but listed ${listing.warningsListed}`, onlyWarnings: true };
+  return undefined;
 }
 
 /**
  * Failed rows → aborted with Marketo's reason (retried when the reason is transient); rows with
- * warnings → succeeded with the warning kept. Jobs in neither file are left out: they succeeded.
+ * warnings → succeeded with the warning kept. A file Marketo has not written yet (404) lists nothing.
  */
-export async function importOutcomes(
-  open: OpenImport,
-  jobs: readonly ImportedJob[],
-  ctx: CallContext<MarketoConfig>,
-): Promise<JobOutcome[]> {
-  const handle = requireHandle(open);
-  const batch = await batchStatus(handle, ctx);
+async function readListing(handle: MarketoHandle, batch: BatchStatus, jobs: readonly ImportedJob[], ctx: MarketoContext): Promise<Listing> {
+  const paths = importPaths(targetOfHandle(handle), handle.batchId);
   const matcher = new JobMatcher(jobs);
-  const outcomes: JobOutcome[] = [];
-  const files = [
-    { name: 'failures', count: batch.numOfRowsFailed },
-    { name: 'warnings', count: batch.numOfRowsWithWarning },
-  ] as const;
-  for (const file of files) {
+  const listing: Listing = { outcomes: [], failuresListed: 0, warningsListed: 0, strayFailures: 0, strayWarnings: 0 };
+  for (const file of [{ name: 'failures', count: batch.failed }, { name: 'warnings', count: batch.warned }] as const) {
     if (file.count === 0) continue;
-    const answer = await marketoCall(ctx, {
-      what: `reading the ${file.name} of import ${handle.batchId}`,
-      method: 'GET',
-      path: `/bulk/v1/leads/batch/${encodeURIComponent(handle.batchId)}/${file.name}.json`,
-      file: true,
-    });
-    if (answer.kind !== 'file' || !answer.response.body) throw new RetryableError(`Marketo sent no ${file.name} file for import ${handle.batchId}`);
-    for await (const row of resultRows(answer.response.body, handle.columns)) {
+    const answer = await marketoCall(ctx, { what: `reading the ${file.name} of import ${handle.batchId}`, method: 'GET', path: paths.file(file.name), file: true });
+    if (answer.kind === 'missing') continue;
+    if (answer.kind !== 'file' || !answer.response.body) {
+      throw new RetryableError(`Marketo sent no ${file.name} file for import ${handle.batchId}`, { code: ERROR_CODES.badVendorResponse });
+    }
+    const unmatchedBefore = matcher.unmatched;
+    for await (const row of resultRows(answer.response.body, handle.columns, { rowKey: marketoRowKey, looseHeader: true })) {
+      if (file.name === 'failures') listing.failuresListed += 1;
+      else listing.warningsListed += 1;
       const jobId = matcher.take(row.key);
       if (jobId === undefined) continue;
       // The reason is the column Marketo appended: the only one that is not ours.
       const reason = Object.values(row.extra).find((text) => text.trim() !== '') ?? 'no reason given';
-      if (file.name === 'warnings') outcomes.push({ jobId, kind: 'succeeded', warning: `Marketo warning: ${reason}` });
-      else if (isTransientRowReason(reason)) outcomes.push({ jobId, kind: 'retry', reason: `Marketo could not import the row yet: ${reason}` });
-      else outcomes.push({ jobId, kind: 'aborted', reason: `Marketo rejected the row: ${reason}` });
+      listing.outcomes.push(rowOutcome(jobId, file.name, reason));
     }
+    const stray = matcher.unmatched - unmatchedBefore;
+    if (file.name === 'failures') listing.strayFailures = stray;
+    else listing.strayWarnings = stray;
   }
-  if (matcher.unmatched > 0) {
-    // Those rows' jobs cannot be told apart from successes; say so loudly rather than guess.
-    ctx.log.warn({ batchId: handle.batchId, unmatched: matcher.unmatched }, 'Marketo result rows matched no job of the import');
-  }
-  return outcomes;
+  return listing;
+}
+
+function rowOutcome(jobId: string, file: 'failures' | 'warnings', reason: string): JobOutcome {
+  if (file === 'warnings') return { jobId, kind: 'succeeded', warning: `Marketo warning: ${reason}` };
+  const vendorCode = rowVendorCode(reason);
+  const codes = vendorCode ? { vendorCode } : {};
+  if (isTransientRowReason(reason)) return { jobId, kind: 'retry', reason: `Marketo could not import the row yet: ${reason}`, code: ERROR_CODES.recordRetryable, ...codes };
+  return { jobId, kind: 'aborted', reason: `Marketo rejected the row: ${reason}`, code: ERROR_CODES.recordRejected, ...codes };
 }

@@ -1,54 +1,66 @@
 /**
- * Uploading to Marketo: the batch becomes one or more CSV files under `maxFileBytes`, each sent as
- * `POST /bulk/v1/leads.json` (multipart, `format=csv`) and becoming one import to poll.
+ * Uploading to Marketo: the batch becomes one or more CSV files, each sent as one multipart
+ * request to the import endpoint of the configured object (objects.ts) and becoming one import to
+ * poll. A file gets at most `maxFileBytes`, and never more than the 10 MB request limit leaves
+ * after the multipart envelope.
  *
- * Every job's correlation key (a hash of its cells) goes into the import's job list, which the
- * router persists; the handle also keeps the column list, so results can be mapped exactly after a
- * restart even if `fieldMapping` was edited in between.
+ * Every job's correlation key (a hash of its cells, as Marketo will echo them) goes into the
+ * import's job list, which the router persists; the handle also keeps the column list and the
+ * object, so results can be mapped exactly after a restart even if the config was edited.
  */
-import { openAsBlob } from 'node:fs';
-import type { CallContext, UploadBatch, UploadResult } from '../../src/manager/contract.ts';
+import type { UploadBatch, UploadResult } from '../../src/manager/contract.ts';
 import { RetryableError } from '../../src/manager/errors.ts';
 import { uploadInParts, type CsvPart, type CsvPartHandle } from '../_bulk-csv/csv-parts.ts';
 import { columnsOf, type CsvRow } from '../_bulk-csv/rows.ts';
-import { marketoCall } from './api.ts';
-import type { MarketoConfig } from './config.ts';
+import { marketoCall, type MarketoContext } from './api.ts';
+import { MARKETO_MAX_REQUEST_BYTES } from './config.ts';
+import { envelopeBytes, multipartBody } from './multipart.ts';
+import { createPath, describeTarget, formFields, objectFieldOf, targetOf, type ImportTarget } from './objects.ts';
+import { marketoRowKey } from './row-key.ts';
 
 /** What the router persists for one Marketo import. */
 export interface MarketoHandle extends CsvPartHandle {
   /** Marketo's id of the import (valid for 7 days). */
   batchId: number;
+  /** What was imported (handles from before custom objects and program members lack it: "leads"). */
+  object: ImportTarget['object'];
+  /** Custom object API name or program id; empty for leads. */
+  target: string;
 }
 
-export function uploadLeads(batch: UploadBatch<CsvRow>, ctx: CallContext<MarketoConfig>): Promise<UploadResult> {
+/** A part number no upload reaches, to size the envelope for any file name of the upload. */
+const LONGEST_PART = 99_999;
+
+export function uploadRecords(batch: UploadBatch<CsvRow>, ctx: MarketoContext): Promise<UploadResult> {
+  const { config } = ctx;
+  const target = targetOf(config);
+  const fields = formFields(config);
+  const fileName = (part: number) => `${batch.destinationId}-${batch.uploadId}-${part}.csv`;
+  const fileLimit = Math.min(config.maxFileBytes, MARKETO_MAX_REQUEST_BYTES - envelopeBytes(fields, fileName(LONGEST_PART)));
   return uploadInParts(batch, {
     vendor: 'Marketo',
-    columns: columnsOf(ctx.config.fieldMapping),
-    maxFileBytes: ctx.config.maxFileBytes,
+    columns: columnsOf(config.fieldMapping),
+    maxFileBytes: fileLimit,
+    rowKey: marketoRowKey,
     signal: ctx.signal,
     log: ctx.log,
-    create: async (part, index) => ({ batchId: await createImport(part, `${batch.destinationId}-${batch.uploadId}-${index + 1}.csv`, ctx) }),
+    create: async (part, index) => ({
+      batchId: await createImport(part, fields, fileName(index + 1), target, ctx),
+      object: target.object,
+      target: target.target,
+    }),
   });
 }
 
 /** One file → one Marketo import; returns its batchId. */
-async function createImport(part: CsvPart, fileName: string, ctx: CallContext<MarketoConfig>): Promise<number> {
-  const { config } = ctx;
+async function createImport(part: CsvPart, fields: Array<[string, string]>, fileName: string, target: ImportTarget, ctx: MarketoContext): Promise<number> {
+  const objectField = objectFieldOf(ctx.config);
   const answer = await marketoCall(ctx, {
-    what: `creating an import of ${part.jobs.length} leads`,
+    what: `creating an import of ${part.jobs.length} ${describeTarget(target)}`,
     method: 'POST',
-    path: '/bulk/v1/leads.json?format=csv',
-    sentListId: config.listId !== undefined,
-    body: async () => {
-      const form = new FormData();
-      form.set('format', 'csv');
-      if (config.lookupField) form.set('lookupField', config.lookupField);
-      if (config.listId !== undefined) form.set('listId', String(config.listId));
-      if (config.partitionName !== undefined) form.set('partitionName', config.partitionName);
-      // A file-backed Blob: fetch streams it from disk, so a 10 MB part is never held in memory.
-      form.set('file', await openAsBlob(part.path, { type: 'text/csv' }), fileName);
-      return form;
-    },
+    path: createPath(target),
+    ...(objectField ? { objectField } : {}),
+    body: () => multipartBody(fields, fileName, part.path),
   });
   const result = answer.kind === 'json' ? answer.envelope.result?.[0] : undefined;
   const batchId = Number(result?.batchId);
