@@ -156,6 +156,11 @@ export class MarketoFake extends OAuthVendorFake {
     return { ...super.conformanceSetup(config), misreport: async (mode) => this.misreport(mode) };
   }
 
+  /** When the token the identity service hands out now expires (epoch ms); 0 before the first. */
+  get tokenExpiresAt(): number {
+    return this.#current?.expiresAt ?? 0;
+  }
+
   /** Imports created from now on report their results inconsistently (see the header comment). */
   misreport(mode: 'undercount' | 'stray-row' | undefined): void {
     this.#misreport = mode;
