@@ -2,11 +2,12 @@
  * Driving the Marketo manager against its fake the way the router does, for the manager's own
  * tests: one upload with a session, then the imports polled to the end.
  */
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import type { JsonObject } from '../../../src/manager/contract.ts';
-import { buildBatch, callContext, openSession, settleUpload } from '../../../test/conformance/harness.ts';
+import { buildBatch, callContext, openSession, settleUpload, tempDir } from '../../../test/conformance/harness.ts';
 import type { MarketoSession } from '../api.ts';
 import marketo from '../index.ts';
-import type { MarketoFake } from './marketo-fake.ts';
+import { startMarketoFake, type MarketoFake, type MarketoFakeOptions } from './marketo-fake.ts';
 
 export const leads = (n: number, prefix = 'u'): JsonObject[] =>
   Array.from({ length: n }, (_, i) => ({ email: `${prefix}${i}@example.com`, firstName: `Name ${i}`, company: { name: 'Acme, Inc.' } }));
@@ -25,4 +26,29 @@ export async function deliver(fake: MarketoFake, stagingDir: string, events: Jso
   const settled = await settleUpload(marketo, result.imports ?? [], ctx, { uploadId: '77', completeImports: async () => fake.completeAll() });
   const outcomes = new Map([...result.outcomes, ...settled].map((o) => [o.jobId, o]));
   return { outcomes, ids: built.allJobIds, result };
+}
+
+/** A test file's Marketo fake and staging directory: the fake is closed after each test, the directory after all. */
+export interface MarketoTestEnv {
+  fake: MarketoFake;
+  stagingDir: string;
+  start(options?: MarketoFakeOptions): Promise<MarketoFake>;
+}
+
+export function marketoTestEnv(): MarketoTestEnv {
+  let staging: Awaited<ReturnType<typeof tempDir>> | undefined;
+  const env = {
+    stagingDir: '',
+    async start(options: MarketoFakeOptions = {}) {
+      env.fake = await startMarketoFake(options);
+      return env.fake;
+    },
+  } as MarketoTestEnv;
+  beforeAll(async () => {
+    staging = await tempDir();
+    env.stagingDir = staging.path;
+  });
+  afterAll(() => staging?.dispose());
+  afterEach(() => env.fake?.close());
+  return env;
 }
