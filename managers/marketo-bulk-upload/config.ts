@@ -67,7 +67,7 @@ export const marketoConfig = configSchema(
       max: 600_000,
     }),
     queueFullRetryMs: f.int({
-      doc: 'Milliseconds to wait before offering a batch again after Marketo answered 1016 "Too many imports" (its queue holds 10); no attempt is spent.',
+      doc: 'Milliseconds to wait before offering a batch again after Marketo answered 1016 "Too many imports" (its queue holds 10), 1019 "Import in progress" or 1029; no attempt is spent.',
       default: 60_000,
       min: 10,
       max: 3_600_000,

@@ -55,6 +55,10 @@ export function marketoError(code: string, message: string, context: ErrorContex
       // 1016: the import queue (10 imports, 2 running) is full; 1019: the static list is being
       // imported to. Nothing is wrong with this batch, so it waits without spending an attempt.
       return new SnoozeError(`${text}: the import queue is busy; trying again later`, context.queueFullRetryMs, { vendorCode });
+    case '1029':
+      // Documented for bulk jobs as "too many jobs in queue" / "daily quota exceeded": a wait,
+      // never an abort, should the bulk import ever answer it.
+      return new SnoozeError(`${text}: Marketo's bulk job queue or daily bulk quota is full; trying again later`, context.queueFullRetryMs, { vendorCode });
     case '603':
       return config('clientId', 'the API user of this custom service lacks permission (or IP allowlisting blocks it)');
     case '1006':

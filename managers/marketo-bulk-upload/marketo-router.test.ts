@@ -62,6 +62,22 @@ describe('marketo-bulk-upload through the router', () => {
     expect([...jobs.values()].filter((j) => j.state === 'succeeded' && j.reason === null)).toHaveLength(21);
   });
 
+  it('re-sends the jobs of an import whose results do not add up, and records the mismatch on the import', async () => {
+    await enqueue(emails(8));
+    await startFake({ autoCompleteAfterPolls: 1 });
+    fake.misreport('undercount');
+    await h.start(destination({ resultRereads: 0 }));
+    await waitFor(() => fake.imports.size >= 1, { message: 'the first import' });
+    fake.misreport(undefined); // the re-sent upload is reported faithfully
+    const jobs = await waitForFinalJobs(h.db, 8);
+    expect(jobs.every((j) => j.state === 'succeeded' && j.attempts === 2)).toBe(true);
+    expect(jobs[0]!.lastError).toContain('Marketo counted 1 failed rows but listed 0; outcome unconfirmed, re-sent');
+    const codes = await h.db.selectFrom('br_jobs').select(['error_code']).execute();
+    expect(new Set(codes.map((c) => c.error_code))).toEqual(new Set(['outcome_unconfirmed']));
+    const imports = await h.db.selectFrom('br_imports').select(['unconfirmed_jobs']).orderBy('id').execute();
+    expect(imports.map((i) => i.unconfirmed_jobs)).toEqual([8, 0]);
+  });
+
   it('refreshes an expired token mid-run without spending attempts', async () => {
     await enqueue(emails(10));
     await run({});
