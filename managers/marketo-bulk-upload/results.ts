@@ -24,6 +24,8 @@ import type { MarketoHandle } from './upload.ts';
 
 /** How long the poll loop should wait before reading result files again. */
 const REREAD_AFTER_MS = 5_000;
+/** Imports whose re-reads are counted at once; past it the count starts over (it only bounds re-reads). */
+const MAX_COUNTED = 10_000;
 
 interface Listing {
   outcomes: JobOutcome[];
@@ -44,6 +46,7 @@ export async function importOutcomes(open: OpenImport, jobs: readonly ImportedJo
   if (gap && !gap.onlyWarnings) {
     const rereads = ctx.session.rereads.get(key) ?? 0;
     if (rereads < ctx.config.resultRereads) {
+      if (ctx.session.rereads.size >= MAX_COUNTED) ctx.session.rereads.clear();
       ctx.session.rereads.set(key, rereads + 1);
       throw new RetryableError(`${gap.text}; reading the results of Marketo import ${handle.batchId} again (${rereads + 1} of ${ctx.config.resultRereads})`, {
         retryAfterMs: REREAD_AFTER_MS,
