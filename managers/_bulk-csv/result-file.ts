@@ -52,9 +52,11 @@ export async function* resultRows(body: ReadableStream<Uint8Array>, columns: rea
   try {
     for await (const record of parser as AsyncIterable<string[]>) {
       if (!indexes) {
-        indexes = columns.map((column) => record.indexOf(column));
-        const ours = new Set(columns);
-        extraColumns = record.map((name, index) => [name, index] as [string, number]).filter(([name]) => !ours.has(name));
+        // Field names are case-insensitive to the vendors (Salesforce); an exact match wins.
+        const lower = record.map((name) => name.toLowerCase());
+        indexes = columns.map((column) => (record.includes(column) ? record.indexOf(column) : lower.indexOf(column.toLowerCase())));
+        const ours = new Set(indexes);
+        extraColumns = record.map((name, index) => [name, index] as [string, number]).filter(([, index]) => !ours.has(index));
         continue;
       }
       const cells = indexes.map((index) => (index >= 0 ? record[index] ?? '' : ''));

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Tuning } from '../../src/tuning.ts';
-import { startSalesforceFake, type SalesforceFake, type SalesforceFakeOptions } from '../../test/fakes/salesforce-fake.ts';
+import { startSalesforceFake, type SalesforceFake, type SalesforceFakeOptions } from './test/fake.ts';
 import { emails, routerHarness, waitForFinalJobs } from '../../test/helpers/bulk-jobs.ts';
 import { testDestination } from '../../test/helpers/scripted-manager.ts';
 import { waitFor } from '../../test/helpers/wait-for.ts';
