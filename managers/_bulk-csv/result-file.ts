@@ -39,7 +39,7 @@ export interface ResultRow {
 export interface ResultRowOptions {
   /** Key of the original cells; default `correlationKey`. Must be the one the upload used. */
   readonly rowKey?: (cells: readonly string[]) => string;
-  /** Match header names without regard to case or surrounding spaces (Marketo writes its own case). */
+  /** Also ignore spaces around header names (case is always ignored when no name matches exactly). */
   readonly looseHeader?: boolean;
 }
 
@@ -50,7 +50,7 @@ export interface ResultRowOptions {
  */
 export async function* resultRows(body: ReadableStream<Uint8Array>, columns: readonly string[], options: ResultRowOptions = {}): AsyncGenerator<ResultRow> {
   const rowKey = options.rowKey ?? correlationKey;
-  const name = options.looseHeader ? (text: string) => text.trim().toLowerCase() : (text: string) => text;
+  const name = options.looseHeader ? (text: string) => text.trim().toLowerCase() : (text: string) => text.toLowerCase();
   // `bom`: vendors may prefix UTF-8 files with one; `relax_column_count`: a short last line must
   // not fail the whole file.
   const parser = Readable.fromWeb(body as import('node:stream/web').ReadableStream<Uint8Array>).pipe(
@@ -61,10 +61,12 @@ export async function* resultRows(body: ReadableStream<Uint8Array>, columns: rea
   try {
     for await (const record of parser as AsyncIterable<string[]>) {
       if (!indexes) {
+        // Field names are case-insensitive to the vendors (Salesforce; Marketo writes its own
+        // case, and with looseHeader its own spacing): an exact match wins.
         const header = record.map(name);
-        indexes = columns.map((column) => header.indexOf(name(column)));
-        const ours = new Set(columns.map(name));
-        extraColumns = record.map((column, index) => [column, index] as [string, number]).filter(([column]) => !ours.has(name(column)));
+        indexes = columns.map((column) => (record.includes(column) ? record.indexOf(column) : header.indexOf(name(column))));
+        const ours = new Set(indexes);
+        extraColumns = record.map((column, index) => [column, index] as [string, number]).filter(([, index]) => !ours.has(index));
         continue;
       }
       const cells = indexes.map((index) => (index >= 0 ? record[index] ?? '' : ''));

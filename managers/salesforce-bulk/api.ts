@@ -10,8 +10,9 @@ import { ConfigError, RetryableError } from '../../src/manager/errors.ts';
 import { TOKEN_REFUSED, TokenCache } from '../_bulk-csv/token-cache.ts';
 import { parseRetryAfter, secretRedactor } from '../_http/http.ts';
 import { discard, excerpt, readJson, send } from '../_http/request.ts';
-import type { SalesforceConfig } from './config.ts';
+import { jwtAudience, type SalesforceConfig } from './config.ts';
 import { salesforceError, type SalesforceErrorContext } from './errors.ts';
+import { tokenRefusal } from './token-errors.ts';
 
 interface SalesforceToken {
   readonly accessToken: string;
@@ -27,9 +28,8 @@ export class SalesforceSession {
   }
 }
 
-export function sessionOf(ctx: CallContext<SalesforceConfig>): SalesforceSession {
-  return ctx.session instanceof SalesforceSession ? ctx.session : new SalesforceSession(ctx.config);
-}
+/** Every call of this manager gets its session typed (`defineManager<..., SalesforceSession>`). */
+export type SalesforceContext = CallContext<SalesforceConfig, SalesforceSession>;
 
 export function redactorFor(config: SalesforceConfig): (text: string) => string {
   return secretRedactor([config.clientSecret, config.privateKey]);
@@ -38,7 +38,8 @@ export function redactorFor(config: SalesforceConfig): (text: string) => string 
 /** A JWT bearer assertion (RFC 7523) signed RS256 with the configured key, valid for 3 minutes as Salesforce requires. */
 function jwtAssertion(config: SalesforceConfig): string {
   const encode = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
-  const claims = { iss: config.clientId, sub: config.username, aud: config.loginUrl, exp: Math.floor(Date.now() / 1000) + 180 };
+  // `aud` names the authorization server (login vs test), which is not the token URL when that is a My Domain.
+  const claims = { iss: config.clientId, sub: config.username, aud: jwtAudience(config), exp: Math.floor(Date.now() / 1000) + 180 };
   const unsigned = `${encode({ alg: 'RS256' })}.${encode(claims)}`;
   try {
     return `${unsigned}.${createSign('RSA-SHA256').update(unsigned).sign(config.privateKey!, 'base64url')}`;
@@ -63,9 +64,7 @@ async function requestToken(config: SalesforceConfig): Promise<{ token: Salesfor
   });
   const answer = (await readJson(response)) as Record<string, unknown> | undefined;
   if (response.status === 400 || response.status === 401) {
-    const detail = excerpt(`${String(answer?.error ?? '')}: ${String(answer?.error_description ?? '')}`, redact);
-    const field = jwt ? 'privateKey' : 'clientSecret';
-    throw new ConfigError(`Salesforce refused the ${jwt ? 'JWT bearer' : 'client credentials'} token request (${detail}); check "clientId" and "${field}"`, { field });
+    throw tokenRefusal(String(answer?.error ?? ''), String(answer?.error_description ?? ''), jwt, redact);
   }
   if (response.status === 404) throw new ConfigError('Salesforce has no token endpoint at this address; check "loginUrl"', { field: 'loginUrl' });
   if (response.status !== 200 || typeof answer?.access_token !== 'string' || typeof answer.instance_url !== 'string') {
@@ -79,7 +78,7 @@ async function requestToken(config: SalesforceConfig): Promise<{ token: Salesfor
 
 export interface IngestRequest extends SalesforceErrorContext {
   readonly method: 'GET' | 'POST' | 'PUT' | 'PATCH';
-  /** Path under `/services/data/vXX.X/jobs/ingest`, e.g. `/750.../batches`. */
+  /** Path under `/services/data/vXX.X/jobs/ingest`, e.g. `/750.../batches`, query string included. */
   readonly path: string;
   readonly contentType?: string;
   /** Built per try, so a refused token can be followed by a resend with the same body. */
@@ -88,10 +87,9 @@ export interface IngestRequest extends SalesforceErrorContext {
 }
 
 /** One ingest API call with token handling; resolves with a 2xx response, throws the typed error otherwise. */
-export async function ingestCall(ctx: CallContext<SalesforceConfig>, request: IngestRequest): Promise<Response> {
+export async function ingestCall(ctx: SalesforceContext, request: IngestRequest): Promise<Response> {
   const { config } = ctx;
-  const session = sessionOf(ctx);
-  return session.tokens.use(ctx.signal, async (token, lastChance) => {
+  return ctx.session.tokens.use(ctx.signal, async (token, lastChance) => {
     // The token too: an error text that echoes it must not carry it into logs and job reasons.
     const redact = secretRedactor([config.clientSecret, config.privateKey, token.accessToken]);
     const headers: Record<string, string> = { authorization: `Bearer ${token.accessToken}`, accept: request.accept ?? 'application/json' };
@@ -121,7 +119,7 @@ export interface IngestJob {
   errorMessage: string;
 }
 
-export async function getJob(ctx: CallContext<SalesforceConfig>, jobId: string): Promise<IngestJob> {
+export async function getJob(ctx: SalesforceContext, jobId: string): Promise<IngestJob> {
   const response = await ingestCall(ctx, { what: `checking ingest job ${jobId}`, method: 'GET', path: `/${encodeURIComponent(jobId)}` });
   const job = (await readJson(response)) as Record<string, unknown> | undefined;
   if (!job || typeof job.state !== 'string') throw new RetryableError(`Salesforce answered no state for ingest job ${jobId}`);

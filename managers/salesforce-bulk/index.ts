@@ -10,7 +10,7 @@ import { keyColumn, salesforceConfig, type SalesforceConfig } from './config.ts'
 import { cancelJob, jobOutcomes, pollJob } from './results.ts';
 import { uploadRecords } from './upload.ts';
 
-export default defineManager<SalesforceConfig, CsvRow>({
+export default defineManager<SalesforceConfig, CsvRow, SalesforceSession>({
   name: 'salesforce-bulk',
   description: 'Inserts, updates, upserts or deletes Salesforce records with Bulk API 2.0 ingest jobs (CSV, polled, per-record results).',
   configSchema: salesforceConfig,

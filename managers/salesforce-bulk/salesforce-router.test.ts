@@ -1,11 +1,11 @@
 /**
  * salesforce-bulk through the real router and database, against the Salesforce fake: success,
- * per-record failures, token expiry, the org's API limit, outages, a restart between upload and
+ * per-record failures, results that do not add up, token expiry, the org's API limit, outages, a restart between upload and
  * poll (with a job that failed midway), an overdue job cancelled, and file splitting.
  */
 import { describe, expect, it } from 'vitest';
 import type { Tuning } from '../../src/tuning.ts';
-import { startSalesforceFake, type SalesforceFake, type SalesforceFakeOptions } from '../../test/fakes/salesforce-fake.ts';
+import { startSalesforceFake, type SalesforceFake, type SalesforceFakeOptions } from './test/fake.ts';
 import { emails, routerHarness, waitForFinalJobs } from '../../test/helpers/bulk-jobs.ts';
 import { testDestination } from '../../test/helpers/scripted-manager.ts';
 import { waitFor } from '../../test/helpers/wait-for.ts';
@@ -103,6 +103,21 @@ describe('salesforce-bulk through the router', () => {
     expect(rest.filter((j) => j.attempts === 1)).toHaveLength(7);
     expect(rest.filter((j) => j.attempts === 2 && /did not process this record \(job Failed: InternalServerError/.test(j.lastError ?? ''))).toHaveLength(4);
     expect([...fake.jobs.values()].map((j) => j.rows.length)).toEqual([12, 4]);
+  });
+
+  it('an import whose results do not add up: the unlisted insert is aborted with outcome_unconfirmed and counted on the import', async () => {
+    const ids = await enqueue(emails(6));
+    fake = await startSalesforceFake({ autoCompleteAfterPolls: 1 });
+    h.onCleanup(() => fake.close());
+    fake.misreport('undercount'); // before the router starts: every job it finishes misreports
+    await h.start(destination({ resultReads: 2 }));
+    const jobs = byId(await waitForFinalJobs(h.db, 6));
+    const first = ids.get(emails(6)[0]!)!;
+    expect(jobs.get(first)).toMatchObject({ state: 'aborted', attempts: 1, reason: expect.stringMatching(/^Salesforce counted 1 failures but listed 0 .*outcome unconfirmed/) });
+    expect([...jobs.values()].filter((j) => j.state === 'succeeded')).toHaveLength(5);
+    const stored = await h.db.selectFrom('br_jobs').select(['id', 'error_code']).where('id', '=', first).executeTakeFirstOrThrow();
+    expect(stored.error_code).toBe('outcome_unconfirmed');
+    expect((await h.db.selectFrom('br_imports').select('unconfirmed_jobs').execute()).map((i) => i.unconfirmed_jobs)).toEqual([1]);
   });
 
   it('aborts an ingest job that outlives maxImportDurationMs and sends its records again', async () => {

@@ -4,7 +4,7 @@ import type { JsonObject } from '../../src/manager/contract.ts';
 import { ConfigError, RetryableError, SnoozeError } from '../../src/manager/errors.ts';
 import { buildBatch, callContext, openSession, tempDir } from '../../test/conformance/harness.ts';
 import { runManagerConformance } from '../../test/conformance/suite.ts';
-import { startSalesforceFake, type SalesforceFake, type SalesforceFakeOptions } from '../../test/fakes/salesforce-fake.ts';
+import { startSalesforceFake, type SalesforceFake, type SalesforceFakeOptions } from './test/fake.ts';
 import salesforce from './index.ts';
 
 const contacts = (n: number, prefix = 'c'): JsonObject[] =>
@@ -87,11 +87,13 @@ describe('salesforce-bulk against the fake', () => {
     expect(await salesforce.poll(open, ctx)).toEqual({ status: 'completed', hasRecordFailures: true });
     const outcomes = await salesforce.getUploadStats(open, result.imports![0]!.jobs.map((j) => ({ jobId: j.jobId, correlationKey: j.correlationKey ?? null })), ctx);
     const ids = built.batch.jobIds;
+    // Every job is settled by a row of its own: success, failure or unprocessed.
     expect(outcomes).toEqual([
-      { jobId: ids[1], kind: 'aborted', reason: 'Salesforce rejected the record: INVALID_EMAIL_ADDRESS:Email: invalid email address: c1@example.com' },
-      { jobId: ids[4], kind: 'retry', reason: expect.stringContaining('did not process this record (job Failed: InternalServerError') },
-      { jobId: ids[5], kind: 'retry', reason: expect.stringContaining('did not process') },
-    ]);
+      ...[0, 2, 3].map((i) => ({ jobId: ids[i], kind: 'succeeded' })),
+      { jobId: ids[1], kind: 'aborted', reason: 'Salesforce rejected the record: INVALID_EMAIL_ADDRESS:Email: invalid email address: c1@example.com', code: 'record_rejected', vendorCode: 'INVALID_EMAIL_ADDRESS' },
+      { jobId: ids[4], kind: 'retry', reason: expect.stringContaining('did not process this record (job Failed: InternalServerError'), code: 'record_retryable' },
+      { jobId: ids[5], kind: 'retry', reason: expect.stringContaining('did not process'), code: 'record_retryable' },
+    ].sort((a, b) => Number(a.jobId) - Number(b.jobId)));
   });
 
   it('fails a job that did nothing, retrying only when the cause is not the data', async () => {
@@ -107,7 +109,7 @@ describe('salesforce-bulk against the fake', () => {
   });
 
   it('validates its config with the field to fix', () => {
-    const base = { loginUrl: 'https://login.salesforce.com', clientId: 'key', clientSecret: 's3cret', object: 'Contact', operation: 'insert', fieldMapping: { email: 'Email' } };
+    const base = { loginUrl: 'https://acme.my.salesforce.com', clientId: 'key', clientSecret: 's3cret', object: 'Contact', operation: 'insert', fieldMapping: { email: 'Email' } };
     const parse = (extra: Record<string, unknown>) => () => salesforce.configSchema.parse({ ...base, ...extra });
     expect(parse({ operation: 'upsert' })).toThrow(/externalIdFieldName/);
     expect(parse({ operation: 'update' })).toThrow(/"Id"/);
@@ -115,6 +117,14 @@ describe('salesforce-bulk against the fake', () => {
     expect(parse({ clientSecret: undefined, username: 'u@x', privateKey: 'not a key' })).toThrow(/privateKey/);
     expect(parse({ clientSecret: undefined, privateKey: keys.privateKey })).toThrow(/username/);
     expect(parse({ apiVersion: 'v62' })).toThrow(/apiVersion/);
+    expect(parse({ operation: 'hardDelete', fieldMapping: { id: 'Id', email: 'Email' } })).toThrow(/only "Id" for "hardDelete"/);
+    expect(parse({ externalIdFieldName: 'Email' })).toThrow(/externalIdFieldName.*only used by "upsert"/);
+    expect(parse({ assignmentRuleId: '01Q000000000001' })).toThrow(/assignmentRuleId.*Lead and Case/);
+    expect(parse({ object: 'Lead', assignmentRuleId: '00Q000000000001' })).toThrow(/assignmentRuleId/);
+    expect(parse({ loginUrl: 'https://login.salesforce.com' })).toThrow(/"loginUrl" must be your org's My Domain URL/);
+    expect(parse({ loginUrl: 'https://test.salesforce.com' })).toThrow(/loginUrl/);
+    expect(parse({ audience: 'https://test.salesforce.com' })).toThrow(/audience.*JWT bearer/);
+    expect(salesforce.configSchema.parse({ ...base, object: 'Lead', assignmentRuleId: '01Q000000000001AAA' })).toMatchObject({ assignmentRuleId: '01Q000000000001AAA' });
     expect(salesforce.configSchema.parse(base)).toMatchObject({ apiVersion: '62.0', maxFileBytes: 100_000_000 });
   });
 });

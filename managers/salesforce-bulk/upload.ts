@@ -6,13 +6,12 @@
  * lingers in the org.
  */
 import { openAsBlob } from 'node:fs';
-import type { CallContext, UploadBatch, UploadResult } from '../../src/manager/contract.ts';
+import type { UploadBatch, UploadResult } from '../../src/manager/contract.ts';
 import { RetryableError } from '../../src/manager/errors.ts';
 import { uploadInParts, type CsvPart, type CsvPartHandle } from '../_bulk-csv/csv-parts.ts';
 import { columnsOf, type CsvRow } from '../_bulk-csv/rows.ts';
 import { readJson } from '../_http/request.ts';
-import { ingestCall } from './api.ts';
-import type { SalesforceConfig } from './config.ts';
+import { ingestCall, type SalesforceContext } from './api.ts';
 
 /** What the router persists for one ingest job. */
 export interface SalesforceHandle extends CsvPartHandle {
@@ -23,7 +22,7 @@ export interface SalesforceHandle extends CsvPartHandle {
 /** Best-effort abort gets its own short deadline: it may run because the call's deadline passed. */
 const ABORT_TIMEOUT_MS = 5_000;
 
-export function uploadRecords(batch: UploadBatch<CsvRow>, ctx: CallContext<SalesforceConfig>): Promise<UploadResult> {
+export function uploadRecords(batch: UploadBatch<CsvRow>, ctx: SalesforceContext): Promise<UploadResult> {
   return uploadInParts(batch, {
     vendor: 'Salesforce',
     columns: columnsOf(ctx.config.fieldMapping),
@@ -34,12 +33,13 @@ export function uploadRecords(batch: UploadBatch<CsvRow>, ctx: CallContext<Sales
   });
 }
 
-async function createAndFill(part: CsvPart, ctx: CallContext<SalesforceConfig>): Promise<string> {
+async function createAndFill(part: CsvPart, ctx: SalesforceContext): Promise<string> {
   const { config } = ctx;
   const definition = {
     object: config.object,
     operation: config.operation,
     ...(config.operation === 'upsert' ? { externalIdFieldName: config.externalIdFieldName } : {}),
+    ...(config.assignmentRuleId !== undefined ? { assignmentRuleId: config.assignmentRuleId } : {}),
     contentType: 'CSV',
     columnDelimiter: 'COMMA',
     lineEnding: 'LF', // csv-parts writes `\n`; a mismatch makes Salesforce fail the whole job
@@ -79,7 +79,7 @@ async function createAndFill(part: CsvPart, ctx: CallContext<SalesforceConfig>):
 }
 
 /** Sets a job to `Aborted`; failures are logged, not thrown (the job may already be finished). */
-export async function abortJob(jobId: string, ctx: CallContext<SalesforceConfig>): Promise<void> {
+export async function abortJob(jobId: string, ctx: SalesforceContext): Promise<void> {
   try {
     const response = await ingestCall(ctx, {
       what: `aborting ingest job ${jobId}`,
