@@ -5,11 +5,11 @@
  */
 import type { CallContext } from '../../src/manager/contract.ts';
 import { ConfigError, PermanentError, RetryableError } from '../../src/manager/errors.ts';
-import { isRetryableStatus, readAnswer } from '../_http/answer.ts';
+import { isRetryableStatus, readAnswer, retryCodeForStatus } from '../_http/answer.ts';
 import { secretRedactor } from '../_http/http.ts';
 import { excerpt, send } from '../_http/request.ts';
 import { TokenBucket } from '../_http/token-bucket.ts';
-import type { KlaviyoConfig } from './config.ts';
+import { DEFAULT_REVISION, type KlaviyoConfig } from './config.ts';
 
 export const JOBS_PATH = '/api/profile-bulk-import-jobs';
 /** Per request; a bulk import is accepted or refused in seconds, far below the upload deadline. */
@@ -85,15 +85,28 @@ export function klaviyoFailure(response: KlaviyoResponse, what: string): Error {
   const { status } = response;
   const detail = describeErrors(response.errors) || excerpt(response.text);
   const message = `Klaviyo answered ${status} to ${what}${detail ? `: ${detail}` : ''}`;
-  if (isRetryableStatus(status)) return new RetryableError(message, { retryAfterMs: response.retryAfterMs });
+  const vendorCode = response.errors.find((e) => e.code)?.code;
+  const codes = vendorCode === undefined ? {} : { vendorCode };
+  if (isRevisionRefused(response)) {
+    // A retired (410) or unknown revision refuses every request alike: a config fix, not a bad batch.
+    return new ConfigError(`${message}; set revision to a revision Klaviyo supports, such as ${DEFAULT_REVISION} (revisions retire two years after release; see Klaviyo's API versioning and deprecation policy)`, { field: 'revision', ...codes });
+  }
+  if (isRetryableStatus(status)) return new RetryableError(message, { retryAfterMs: response.retryAfterMs, code: retryCodeForStatus(status), ...codes });
   if (status === 401 || status === 403) {
-    return new ConfigError(`${message}; check that apiKey is a private key with the profiles and lists read/write scopes`, { field: 'apiKey' });
+    return new ConfigError(`${message}; check that apiKey is a private key with the profiles and lists read/write scopes`, { field: 'apiKey', ...codes });
   }
-  if (status >= 300 && status < 400) return new ConfigError(`${message}; baseUrl must be the API origin itself (https://a.klaviyo.com)`, { field: 'baseUrl' });
-  if (status === 400 && response.errors.some((e) => e.source?.parameter === 'revision' || /revision/i.test(e.detail ?? ''))) {
-    return new ConfigError(`${message}; set revision to a date Klaviyo supports`, { field: 'revision' });
-  }
-  return new PermanentError(message);
+  if (status >= 300 && status < 400) return new ConfigError(`${message}; baseUrl must be the API origin itself (https://a.klaviyo.com)`, { field: 'baseUrl', ...codes });
+  return new PermanentError(message, codes);
+}
+
+/**
+ * True when Klaviyo refused the `revision` header: 410 Gone (a retired revision, per its
+ * versioning policy) or a 4xx whose error names the revision parameter.
+ */
+function isRevisionRefused(response: KlaviyoResponse): boolean {
+  if (response.status === 410) return true;
+  if (response.status < 400 || response.status >= 500 || response.status === 429) return false;
+  return response.errors.some((e) => e.source?.parameter === 'revision' || /\brevision\b/i.test(e.detail ?? ''));
 }
 
 /** "code: detail" of each error, joined; what people read on an aborted job. */

@@ -8,6 +8,7 @@
  * malformed body) aborts the whole chunk.
  */
 import type { CallContext, JobOutcome, StagedRow } from '../../src/manager/contract.ts';
+import { ERROR_CODES } from '../../src/manager/error-codes.ts';
 import { RetryableError, classify } from '../../src/manager/errors.ts';
 import type { ChunkLimits, ChunkResult } from '../_http/chunks.ts';
 import { JOBS_PATH, describeError, klaviyoFailure, klaviyoRequest, type KlaviyoError, type KlaviyoResponse } from './api.ts';
@@ -62,11 +63,12 @@ export async function submitChunk(chunk: readonly StagedRow<ProfileRow>[], ctx: 
   } catch (error) {
     // The aborted profiles above are final; the rest get the failure's verdict as outcomes.
     const failure = classify(error);
+    const codes = { code: failure.code, ...(failure.vendorCode !== undefined ? { vendorCode: failure.vendorCode } : {}) };
     for (const { jobId } of rest) {
       outcomes.push(
         failure.action === 'retry' || failure.action === 'snooze'
-          ? retry(jobId, failure.message, failure.retryAfterMs)
-          : { jobId, kind: 'aborted', reason: failure.message },
+          ? { ...retry(jobId, failure.message, failure.retryAfterMs), ...codes }
+          : { jobId, kind: 'aborted', reason: failure.message, ...codes },
       );
     }
     return { outcomes, imports: [] };
@@ -118,6 +120,8 @@ function abortNamed(rows: readonly StagedRow<ProfileRow>[], named: Map<number, K
     jobId: rows[index]!.jobId,
     kind: 'aborted' as const,
     reason: `Klaviyo rejected the profile: ${errors.map(describeError).join('; ')}`,
+    code: ERROR_CODES.recordRejected,
+    ...(errors[0]?.code ? { vendorCode: errors[0].code } : {}),
   }));
 }
 
