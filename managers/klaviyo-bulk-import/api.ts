@@ -3,12 +3,14 @@
  * session's token bucket, and the mapping from Klaviyo's answers to the router's typed errors.
  * The API key travels only in the Authorization header; anything Klaviyo echoes is redacted.
  */
-import type { CallContext } from '../../src/manager/contract.ts';
+import type { Logger } from 'pino';
+import type { CallContext, SessionServices } from '../../src/manager/contract.ts';
 import { ConfigError, PermanentError, RetryableError } from '../../src/manager/errors.ts';
 import { isRetryableStatus, readAnswer, retryCodeForStatus } from '../_http/answer.ts';
 import { secretRedactor } from '../_http/http.ts';
 import { excerpt, send } from '../_http/request.ts';
 import { TokenBucket } from '../_http/token-bucket.ts';
+import { SharedRateLimit, type RateLimiter } from './shared-rate-limit.ts';
 import { DEFAULT_REVISION, type KlaviyoConfig } from './config.ts';
 
 export const JOBS_PATH = '/api/profile-bulk-import-jobs';
@@ -18,13 +20,21 @@ const REQUEST_TIMEOUT_MS = 60_000;
 const DEFAULT_THROTTLE_MS = 1_000;
 const MEDIA_TYPE = 'application/vnd.api+json';
 
-/** Per destination and process: the rate limiter every call shares. */
+/**
+ * Per destination and process: the rate limiter every call shares. With the router's database it
+ * is the account's bucket in PostgreSQL (shared by every process and destination with the key);
+ * without one (a manager driven outside the router), a bucket of this process only.
+ */
 export interface KlaviyoSession {
-  readonly bucket: TokenBucket;
+  readonly limiter: RateLimiter;
 }
 
-export function createKlaviyoSession(config: KlaviyoConfig): KlaviyoSession {
-  return { bucket: new TokenBucket({ perMinute: config.rateLimitPerMinute, burst: config.rateLimitBurst }) };
+/** A call's context; the session is absent when the manager is driven outside the router. */
+export type KlaviyoContext = CallContext<KlaviyoConfig, KlaviyoSession | undefined>;
+
+export function createKlaviyoSession(config: KlaviyoConfig, log: Logger, services: SessionServices = {}): KlaviyoSession {
+  const limits = { perMinute: config.rateLimitPerMinute, burst: config.rateLimitBurst };
+  return { limiter: services.db ? new SharedRateLimit(services.db, config.apiKey, limits, log) : new TokenBucket(limits) };
 }
 
 /** One JSON:API error object, as Klaviyo sends them in `errors[]`. */
@@ -46,7 +56,7 @@ export interface KlaviyoResponse {
 
 /** `path` is relative to `baseUrl`, or an absolute URL on the same origin (a `links.next`). */
 export async function klaviyoRequest(
-  ctx: CallContext<KlaviyoConfig>,
+  ctx: KlaviyoContext,
   method: 'GET' | 'POST',
   path: string,
   body?: string,
@@ -60,9 +70,9 @@ export async function klaviyoRequest(
     'user-agent': 'batch-router-klaviyo-bulk-import/1',
   });
   if (body !== undefined) headers.set('content-type', MEDIA_TYPE);
-  const session = ctx.session as KlaviyoSession | undefined;
+  const session = ctx.session;
   // Without a session (a caller outside the router) there is no shared limiter to honour.
-  await session?.bucket.take(ctx.signal);
+  await session?.limiter.take(ctx.signal);
   const redact = secretRedactor([config.apiKey]);
   const response = await send({
     label: `Klaviyo ${method}`,
@@ -73,7 +83,7 @@ export async function klaviyoRequest(
     redact,
   });
   const answer = await readAnswer(response, redact);
-  if (answer.status === 429) session?.bucket.holdFor(answer.retryAfterMs ?? DEFAULT_THROTTLE_MS);
+  if (answer.status === 429) await session?.limiter.holdFor(answer.retryAfterMs ?? DEFAULT_THROTTLE_MS);
   return { status: answer.status, body: answer.json, errors: errorsOf(answer.json), retryAfterMs: answer.retryAfterMs, text: answer.text };
 }
 

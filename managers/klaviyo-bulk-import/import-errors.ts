@@ -2,10 +2,11 @@
  * Reading a bulk import job's per-profile errors (`GET …/{id}/import-errors`), every page, by
  * following `links.next` (Klaviyo's cursor pagination), and its totals (`GET …/{id}`).
  */
-import type { CallContext } from '../../src/manager/contract.ts';
+import type {  } from '../../src/manager/contract.ts';
 import { RetryableError } from '../../src/manager/errors.ts';
 import { sameOrigin } from '../_http/answer.ts';
 import { JOBS_PATH, klaviyoFailure, klaviyoRequest, type KlaviyoError } from './api.ts';
+import type { KlaviyoContext } from './api.ts';
 import type { KlaviyoConfig } from './config.ts';
 
 /** Klaviyo's largest page of import errors. */
@@ -24,7 +25,7 @@ export interface JobTotals {
   readonly failed: number | undefined;
 }
 
-export async function readJobTotals(id: string, ctx: CallContext<KlaviyoConfig>): Promise<JobTotals> {
+export async function readJobTotals(id: string, ctx: KlaviyoContext): Promise<JobTotals> {
   const response = await klaviyoRequest(ctx, 'GET', `${JOBS_PATH}/${encodeURIComponent(id)}`);
   if (response.status < 200 || response.status >= 300) throw klaviyoFailure(response, `reading bulk import job ${id}`);
   const attributes = (response.body as { data?: { attributes?: Record<string, unknown> } } | undefined)?.data?.attributes ?? {};
@@ -37,7 +38,7 @@ export async function readJobTotals(id: string, ctx: CallContext<KlaviyoConfig>)
   };
 }
 
-export async function readImportErrors(id: string, ctx: CallContext<KlaviyoConfig>): Promise<ImportError[]> {
+export async function readImportErrors(id: string, ctx: KlaviyoContext): Promise<ImportError[]> {
   const errors: ImportError[] = [];
   let url: string | undefined = `${JOBS_PATH}/${encodeURIComponent(id)}/import-errors?page%5Bsize%5D=${PAGE_SIZE}`;
   for (let page = 0; url !== undefined; page += 1) {

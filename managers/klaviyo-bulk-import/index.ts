@@ -5,19 +5,19 @@
  */
 import { defineManager } from '../../src/manager/define.ts';
 import { chunkRows, submitInChunks } from '../_http/chunks.ts';
-import { createKlaviyoSession } from './api.ts';
+import { createKlaviyoSession, type KlaviyoSession } from './api.ts';
 import { klaviyoConfig, type KlaviyoConfig } from './config.ts';
 import { toProfile, type ProfileRow } from './profile.ts';
 import { importErrorOutcomes, pollImport } from './results.ts';
 import { chunkLimits, submitChunk } from './submit.ts';
 
-export default defineManager<KlaviyoConfig, ProfileRow>({
+export default defineManager<KlaviyoConfig, ProfileRow, KlaviyoSession | undefined>({
   name: 'klaviyo-bulk-import',
   description: "Upserts profiles (optionally into a list) through Klaviyo's Bulk Import Profiles API.",
   configSchema: klaviyoConfig,
   // One upload of up to 10,000 small profiles is usually one import job; bigger profiles split by size.
   tuningDefaults: { maxEventsPerUpload: 10_000, pollIntervalMs: 10_000 },
-  createSession: (config) => createKlaviyoSession(config),
+  createSession: (config, _destinationId, log, services) => createKlaviyoSession(config, log, services),
   transform: ({ event }, config) => toProfile(event, config),
   async upload(batch, ctx) {
     if (batch.jobIds.length === 0) return { outcomes: [] };

@@ -97,7 +97,7 @@ describe('klaviyo-bulk-import upload', () => {
     try {
       const parsed = manager.configSchema.parse({ apiKey: strict.apiKey, baseUrl: strict.url, listId: 'GONE', ...fast });
       const { batch } = await buildBatch(manager, parsed, profiles(3), { stagingDir: staging.path });
-      const result = await manager.upload(batch, callContext(parsed).ctx);
+      const result = await manager.upload(batch, callContext(parsed, { session: openSession(manager, parsed) }).ctx);
       expect(result.imports ?? []).toEqual([]);
       expect(result.outcomes).toHaveLength(3);
       for (const outcome of result.outcomes) {
@@ -126,7 +126,7 @@ describe('klaviyo-bulk-import upload', () => {
     const handle = result.imports![0]!.handle;
     const job = fake.jobs.get(String(handle.klaviyoJobId))!;
     const config = manager.configSchema.parse({ apiKey: fake.apiKey, baseUrl: fake.url });
-    const poll = () => manager.poll({ importId: '1', uploadId: '1', handle, startedAt: Date.now(), pollCount: 0 }, callContext(config).ctx);
+    const poll = () => manager.poll({ importId: '1', uploadId: '1', handle, startedAt: Date.now(), pollCount: 0 }, callContext(config, { session: openSession(manager, config) }).ctx);
     expect(await poll()).toEqual({ status: 'in_progress', progress: 50 }); // the fake moves queued → processing (2 of 4)
     expect(await poll()).toEqual({ status: 'completed', hasRecordFailures: true });
     job.status = 'cancelled';

@@ -105,6 +105,6 @@ describe('klaviyo-bulk-import revision', () => {
   it('a revision retired while imports are open: polling says ConfigError too', async () => {
     const parsed = manager.configSchema.parse({ apiKey: fake.apiKey, baseUrl: fake.url, revision: '2023-12-15' });
     const open = { importId: '1', uploadId: '1', handle: { klaviyoJobId: 'ANY', profiles: 1 }, startedAt: Date.now(), pollCount: 0 };
-    await expect(manager.poll(open, callContext(parsed).ctx)).rejects.toMatchObject({ field: 'revision' });
+    await expect(manager.poll(open, callContext(parsed, { session: openSession(manager, parsed) }).ctx)).rejects.toMatchObject({ field: 'revision' });
   });
 });

@@ -5,9 +5,10 @@
  * job, so this works in a process that never saw the upload.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { CallContext, ImportedJob, JobOutcome, OpenImport, PollResult } from '../../src/manager/contract.ts';
+import type { ImportedJob, JobOutcome, OpenImport, PollResult } from '../../src/manager/contract.ts';
 import { RetryableError } from '../../src/manager/errors.ts';
 import { JOBS_PATH, klaviyoFailure, klaviyoRequest } from './api.ts';
+import type { KlaviyoContext } from './api.ts';
 import type { KlaviyoConfig } from './config.ts';
 import { readImportErrors, readJobTotals } from './import-errors.ts';
 import { reconcile, type Reconciliation } from './reconcile.ts';
@@ -19,7 +20,7 @@ interface JobAttributes {
   failed_count?: unknown;
 }
 
-export async function pollImport(open: OpenImport, ctx: CallContext<KlaviyoConfig>): Promise<PollResult> {
+export async function pollImport(open: OpenImport, ctx: KlaviyoContext): Promise<PollResult> {
   const id = klaviyoJobId(open);
   if (!id) return { status: 'failed', retryable: false, reason: 'import handle has no Klaviyo job id; it was not created by klaviyo-bulk-import' };
   const response = await klaviyoRequest(ctx, 'GET', `${JOBS_PATH}/${encodeURIComponent(id)}`);
@@ -53,7 +54,7 @@ export async function pollImport(open: OpenImport, ctx: CallContext<KlaviyoConfi
  * not account for every failure Klaviyo counted, the errors are read again (they are written
  * asynchronously) up to `resultRereads` times, then the rest follow `unconfirmedPolicy`.
  */
-export async function importErrorOutcomes(open: OpenImport, jobs: readonly ImportedJob[], ctx: CallContext<KlaviyoConfig>): Promise<JobOutcome[]> {
+export async function importErrorOutcomes(open: OpenImport, jobs: readonly ImportedJob[], ctx: KlaviyoContext): Promise<JobOutcome[]> {
   const id = klaviyoJobId(open);
   if (!id) throw new RetryableError('import handle has no Klaviyo job id; it was not created by klaviyo-bulk-import');
   const totals = await readJobTotals(id, ctx);

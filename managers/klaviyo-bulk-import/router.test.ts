@@ -35,7 +35,8 @@ describe('klaviyo-bulk-import through the router', () => {
   /** Starts a router (a fresh process: new session) for the current fake. */
   function start(config: Record<string, unknown> = {}) {
     const raw = { apiKey: fake.apiKey, baseUrl: fake.url, rateLimitPerMinute: 60_000, rateLimitBurst: 1_000, resultRereadDelayMs: 50, ...config };
-    router = startRouter(t.db, [testDestination(manager, 'dest-1', {}, raw, [fake.apiKey])]);
+    // With the database, as the daemon does: the rate limit is the account's, in PostgreSQL.
+    router = startRouter(t.db, [testDestination(manager, 'dest-1', {}, raw, [fake.apiKey], { db: t.db })]);
   }
   const posts = () => fake.requests().filter((r) => r.method === 'POST');
 

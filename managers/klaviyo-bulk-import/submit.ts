@@ -7,11 +7,12 @@
  * is, it is final for this upload. A 4xx that does not point at profiles only (a bad list id, a
  * malformed body) aborts the whole chunk.
  */
-import type { CallContext, JobOutcome, StagedRow } from '../../src/manager/contract.ts';
+import type { JobOutcome, StagedRow } from '../../src/manager/contract.ts';
 import { ERROR_CODES } from '../../src/manager/error-codes.ts';
 import { RetryableError, classify } from '../../src/manager/errors.ts';
 import type { ChunkLimits, ChunkResult } from '../_http/chunks.ts';
 import { JOBS_PATH, describeError, klaviyoFailure, klaviyoRequest, type KlaviyoError, type KlaviyoResponse } from './api.ts';
+import type { KlaviyoContext } from './api.ts';
 import type { KlaviyoConfig } from './config.ts';
 import { identityKey, type ProfileRow } from './profile.ts';
 
@@ -37,7 +38,7 @@ export function chunkLimits(config: KlaviyoConfig): ChunkLimits {
 }
 
 /** Sends one chunk, stripping profiles Klaviyo names and resending the rest once. */
-export async function submitChunk(chunk: readonly StagedRow<ProfileRow>[], ctx: CallContext<KlaviyoConfig>): Promise<ChunkResult> {
+export async function submitChunk(chunk: readonly StagedRow<ProfileRow>[], ctx: KlaviyoContext): Promise<ChunkResult> {
   const first = await klaviyoRequest(ctx, 'POST', JOBS_PATH, requestBody(chunk, ctx.config.listId));
   if (isSuccess(first)) return created(first, chunk);
   const named = namedProfiles(first, chunk.length);
