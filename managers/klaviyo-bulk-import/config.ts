@@ -41,7 +41,19 @@ const DEFAULT_MAPPING: Record<string, string> = {
   properties: 'properties',
 };
 
+/** Channels a subscription can consent to in this manager (Klaviyo also has WhatsApp and push). */
+export const CONSENT_CHANNELS = ['email', 'sms'] as const;
+export type ConsentChannel = (typeof CONSENT_CHANNELS)[number];
+
 export const klaviyoConfig = configSchema({
+  mode: f.custom<'import' | 'subscribe'>(
+    'string',
+    {
+      doc: '"import" (default): upsert profiles with Bulk Import Profiles. "subscribe": record marketing consent with Bulk Subscribe Profiles (see README, "Subscribe mode").',
+      default: 'import',
+    },
+    (v) => (v === 'import' || v === 'subscribe' ? undefined : 'must be "import" or "subscribe"'),
+  ),
   apiKey: f.string({
     doc: 'Klaviyo private API key (pk_...) with the profiles:write, profiles:read, lists:write and lists:read scopes; write "${KLAVIYO_API_KEY}".',
     secret: true,
@@ -76,6 +88,20 @@ export const klaviyoConfig = configSchema({
     min: 1,
     max: 10_000,
   }),
+  consentChannels: f.custom<ConsentChannel[]>(
+    'array of strings',
+    { doc: 'Subscribe mode: channels each profile consents to, ["email"], ["sms"] or ["email", "sms"]; a channel whose identifier the event lacks is left out.', default: ['email'] },
+    (v) =>
+      Array.isArray(v) && v.length > 0 && v.every((c) => (CONSENT_CHANNELS as readonly unknown[]).includes(c)) && new Set(v).size === v.length
+        ? undefined
+        : `must be a non-empty list of distinct channels among ${CONSENT_CHANNELS.join(', ')}`,
+  ),
+  historicalImport: f.bool({
+    doc: 'Subscribe mode: consent was collected in the past (Klaviyo skips double opt-in and "Added to list" flows); each event must then carry its consent time at consentedAtPath.',
+    default: false,
+  }),
+  consentedAtPath: f.string({ doc: 'Subscribe mode with historicalImport: event field holding when consent was given (ISO 8601, in the past).', optional: true }),
+  customSource: f.string({ doc: 'Subscribe mode: a source to store on the consent records, e.g. "Checkout form".', optional: true }),
   unconfirmedPolicy: f.custom<UnconfirmedPolicy>(
     'string',
     {
@@ -91,6 +117,14 @@ export const klaviyoConfig = configSchema({
     max: 10,
   }),
   resultRereadDelayMs: f.int({ doc: 'Wait before each extra read of the import errors, in ms.', default: 2_000, min: 0, max: 60_000 }),
+}, (config) => {
+  if (config.historicalImport && config.consentedAtPath === undefined) {
+    return { field: 'consentedAtPath', problem: 'is required when historicalImport is true: Klaviyo needs consented_at for every profile of a historical import' };
+  }
+  if (!config.historicalImport && config.consentedAtPath !== undefined) {
+    return { field: 'consentedAtPath', problem: 'may only be set with historicalImport: true; Klaviyo refuses consented_at otherwise' };
+  }
+  return undefined;
 });
 
 export type KlaviyoConfig = ReturnType<typeof klaviyoConfig.parse>;

@@ -6,7 +6,7 @@ import { runManagerConformance } from '../../test/conformance/suite.ts';
 import { startKlaviyoFake, type KlaviyoFake } from './test/klaviyo-fake.ts';
 import manager from './index.ts';
 import { MAX_PROFILE_BYTES } from './profile.ts';
-import { MAX_REQUEST_BYTES } from './submit.ts';
+import { MAX_REQUEST_BYTES } from './endpoints.ts';
 
 const profiles = (n: number, extra: JsonObject = {}): JsonObject[] =>
   Array.from({ length: n }, (_, i) => ({ email: `user${i}@example.com`, firstName: `U${i}`, properties: { plan: 'pro', n: i }, ...extra }));

@@ -56,3 +56,18 @@ export interface FakeReply {
 export function refuse(status: number, ...errors: FakeError[]): FakeReply {
   return { status, body: errorBody(status, errors) };
 }
+
+/**
+ * The request's JSON:API document when it parses and its `data.type` is `type`; otherwise the
+ * refusal Klaviyo sends (400 for malformed JSON, 409 for the wrong resource type).
+ */
+export function readDocument(body: string, type: string): { doc: any } | { refusal: FakeReply } {
+  let doc: any;
+  try {
+    doc = JSON.parse(body);
+  } catch {
+    return { refusal: refuse(400, { code: 'parse_error', detail: 'Malformed JSON', pointer: '/data' }) };
+  }
+  if (doc?.data?.type !== type) return { refusal: refuse(409, { code: 'conflict', detail: `Expected type ${type}`, pointer: '/data/type' }) };
+  return { doc };
+}

@@ -6,7 +6,7 @@
  * completes. Profiles with the same email in one job are merged into one, as an upsert does.
  */
 import { randomUUID } from 'node:crypto';
-import { refuse, type FakeError, type FakeReply } from './klaviyo-fake-errors.ts';
+import { readDocument, refuse, type FakeError, type FakeReply } from './klaviyo-fake-errors.ts';
 
 type Attributes = Record<string, unknown>;
 /** How the fake misreports a job's results (conformance `misreport`, plus payloads left out). */
@@ -43,13 +43,9 @@ export const MAX_BODY_BYTES = 5_000_000;
 
 export function createImport(body: string, rules: ImportRules, jobs: Map<string, FakeJob>, base: string): FakeReply {
   if (Buffer.byteLength(body) > MAX_BODY_BYTES) return refuse(413, { code: 'request_too_large', detail: 'The payload is larger than 5MB' });
-  let doc: any;
-  try {
-    doc = JSON.parse(body);
-  } catch {
-    return refuse(400, { code: 'parse_error', detail: 'Malformed JSON', pointer: '/data' });
-  }
-  if (doc?.data?.type !== 'profile-bulk-import-job') return refuse(409, { code: 'conflict', detail: 'Expected type profile-bulk-import-job', pointer: '/data/type' });
+  const read = readDocument(body, 'profile-bulk-import-job');
+  if ('refusal' in read) return read.refusal;
+  const { doc } = read;
   const profiles = doc.data.attributes?.profiles?.data;
   if (!Array.isArray(profiles) || profiles.length === 0 || profiles.length > MAX_PROFILES) {
     return refuse(400, { code: 'invalid', detail: `Between 1 and ${MAX_PROFILES} profiles are required`, pointer: '/data/attributes/profiles/data' });

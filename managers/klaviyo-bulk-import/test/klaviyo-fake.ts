@@ -13,6 +13,7 @@
  * | Jobs queued → processing → complete with `total_count`, `completed_count`, `failed_count` | Get Bulk Import Profiles Job |
  * | Import errors paged by `page[cursor]` / `links.next` (≤ 100 per page), newest first, published late | Get Errors for Bulk Import Profiles Job |
  * | Duplicate emails in one job merged into one profile | Bulk Import Profiles (an upsert) |
+ * | Bulk subscribe: 1–1,000 profiles, consent "SUBSCRIBED", email/E.164 phone per channel, `consented_at` only and always with `historical_import`, 202 with no body | Bulk Subscribe Profiles |
  *
  * Tests can also script answers per route (429, 5xx, any error) and make a job's results
  * inconsistent (`misreport`), as a vendor can be while its results are written or when broken.
@@ -21,10 +22,11 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Serv
 import type { AddressInfo } from 'node:net';
 import { errorBody, refuse, type FakeError, type FakeReply } from './klaviyo-fake-errors.ts';
 import { createImport, finishJob, importErrorsPage, jobResource, MAX_PROFILES, type FakeJob, type ImportRules, type Misreport } from './klaviyo-fake-imports.ts';
+import { createSubscriptions, type Subscription } from './klaviyo-fake-subscriptions.ts';
 import { AccountLimiter, DOCUMENTED_LIMITS, type RateLimits } from './klaviyo-fake-limits.ts';
 import { checkProtocol, DEFAULT_RETIRED_BEFORE, MEDIA_TYPE } from './klaviyo-fake-protocol.ts';
 
-export type KlaviyoRoute = 'create' | 'job' | 'errors';
+export type KlaviyoRoute = 'create' | 'job' | 'errors' | 'subscribe';
 export interface KlaviyoStep { status: number; retryAfter?: number | string; errors?: FakeError[] }
 export interface KlaviyoRequest { method: string; path: string; headers: IncomingHttpHeaders; body: string; at: number; status: number }
 export type { FakeJob, Misreport };
@@ -58,11 +60,13 @@ const badPhone = (p: Attributes) =>
     : undefined;
 
 const ROUTE = /^\/api\/profile-bulk-import-jobs\/?(?:([^/]+)\/?(import-errors)?\/?)?$/;
+const SUBSCRIBE_ROUTE = /^\/api\/profile-subscription-bulk-create-jobs\/?$/;
 
 export async function startKlaviyoFake(options: KlaviyoFakeOptions = {}) {
   const apiKey = options.apiKey ?? 'pk_fake_0123456789abcdef';
   const jobs = new Map<string, FakeJob>();
-  const scripts: Record<KlaviyoRoute, KlaviyoStep[]> = { create: [], job: [], errors: [] };
+  const scripts: Record<KlaviyoRoute, KlaviyoStep[]> = { create: [], job: [], errors: [], subscribe: [] };
+  const subscriptions: Subscription[] = [];
   const recorded: KlaviyoRequest[] = [];
   const limiter = new AccountLimiter(options.rateLimits ?? DOCUMENTED_LIMITS);
   const rules: ImportRules = {
@@ -77,9 +81,9 @@ export async function startKlaviyoFake(options: KlaviyoFakeOptions = {}) {
 
   function route(method: string, url: URL, headers: IncomingHttpHeaders, body: string): FakeReply {
     const match = ROUTE.exec(url.pathname);
-    const name: KlaviyoRoute | undefined = !match ? undefined : match[2] ? 'errors' : match[1] ? 'job' : 'create';
+    const name: KlaviyoRoute | undefined = SUBSCRIBE_ROUTE.test(url.pathname) ? 'subscribe' : !match ? undefined : match[2] ? 'errors' : match[1] ? 'job' : 'create';
     if (!name) return refuse(404, { code: 'not_found', detail: `${url.pathname} is not an API endpoint` });
-    if ((name === 'create') !== (method === 'POST')) return refuse(405, { code: 'method_not_allowed', detail: `${method} ${url.pathname} is not allowed` });
+    if ((name === 'create' || name === 'subscribe') !== (method === 'POST')) return refuse(405, { code: 'method_not_allowed', detail: `${method} ${url.pathname} is not allowed` });
     const protocol = checkProtocol(method, headers, { apiKey, retiredBefore: options.retiredBefore ?? DEFAULT_RETIRED_BEFORE });
     if (protocol) return protocol;
     const step = scripts[name].shift();
@@ -88,6 +92,7 @@ export async function startKlaviyoFake(options: KlaviyoFakeOptions = {}) {
       return { status: step.status, body: errorBody(step.status, step.errors ?? [{ code: step.status === 429 ? 'throttled' : 'error', detail: `scripted ${step.status}` }]), headers: extra };
     }
     if (name === 'create') return createImport(body, rules, jobs, base);
+    if (name === 'subscribe') return createSubscriptions(body, rules.lists, subscriptions);
     const job = jobs.get(decodeURIComponent(match![1]!));
     if (!job) return refuse(404, { code: 'not_found', detail: `A profile-bulk-import-job with id ${match![1]} does not exist.` });
     if (name === 'errors') return importErrorsPage(job, url, rules, base);
@@ -112,8 +117,9 @@ export async function startKlaviyoFake(options: KlaviyoFakeOptions = {}) {
       ? { ...refuse(429, { code: 'throttled', detail: 'Request was throttled. Expected available in 1 second.' }), headers: admitted.headers }
       : route(method, url, req.headers, body);
     record.status = reply.status;
-    res.writeHead(reply.status, { 'content-type': MEDIA_TYPE, ...(admitted.throttled ? {} : admitted.headers), ...(reply.headers ?? {}) });
-    res.end(JSON.stringify(reply.body));
+    const payload = reply.body === undefined ? '' : JSON.stringify(reply.body);
+    res.writeHead(reply.status, { ...(payload ? { 'content-type': MEDIA_TYPE } : {}), ...(admitted.throttled ? {} : admitted.headers), ...(reply.headers ?? {}) });
+    res.end(payload);
   }
 
   const server = createServer((req, res) => void handle(req, res).catch(() => res.destroy()));
@@ -123,6 +129,8 @@ export async function startKlaviyoFake(options: KlaviyoFakeOptions = {}) {
     url: base,
     apiKey,
     jobs,
+    /** Profiles subscribed (subscribe mode), in the order Klaviyo accepted them. */
+    subscriptions,
     maxProfiles: MAX_PROFILES,
     requests: () => [...recorded],
     requestCount: () => recorded.length,
