@@ -67,7 +67,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     // An API-only process delivers nothing, so it opens no manager sessions.
     if (!d.valid || !d.enabled || !d.manager || options.runRouter === false) continue;
     const manager = d.manager;
-    const session = manager.createSession?.(d.config, d.id, log.child({ destinationId: d.id }));
+    const session = manager.createSession?.(d.config, d.id, log.child({ destinationId: d.id }), { db: database.db });
     active.push({ id: d.id, manager, config: d.config, tuning: d.tuning, session, secrets: d.secrets });
   }
   const broken = loaded.destinations

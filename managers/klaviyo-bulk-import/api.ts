@@ -3,13 +3,15 @@
  * session's token bucket, and the mapping from Klaviyo's answers to the router's typed errors.
  * The API key travels only in the Authorization header; anything Klaviyo echoes is redacted.
  */
-import type { CallContext } from '../../src/manager/contract.ts';
+import type { Logger } from 'pino';
+import type { CallContext, SessionServices } from '../../src/manager/contract.ts';
 import { ConfigError, PermanentError, RetryableError } from '../../src/manager/errors.ts';
-import { isRetryableStatus, readAnswer } from '../_http/answer.ts';
+import { isRetryableStatus, readAnswer, retryCodeForStatus } from '../_http/answer.ts';
 import { secretRedactor } from '../_http/http.ts';
 import { excerpt, send } from '../_http/request.ts';
 import { TokenBucket } from '../_http/token-bucket.ts';
-import type { KlaviyoConfig } from './config.ts';
+import { SharedRateLimit, type RateLimiter } from './shared-rate-limit.ts';
+import { DEFAULT_REVISION, type KlaviyoConfig } from './config.ts';
 
 export const JOBS_PATH = '/api/profile-bulk-import-jobs';
 /** Per request; a bulk import is accepted or refused in seconds, far below the upload deadline. */
@@ -18,13 +20,21 @@ const REQUEST_TIMEOUT_MS = 60_000;
 const DEFAULT_THROTTLE_MS = 1_000;
 const MEDIA_TYPE = 'application/vnd.api+json';
 
-/** Per destination and process: the rate limiter every call shares. */
+/**
+ * Per destination and process: the rate limiter every call shares. With the router's database it
+ * is the account's bucket in PostgreSQL (shared by every process and destination with the key);
+ * without one (a manager driven outside the router), a bucket of this process only.
+ */
 export interface KlaviyoSession {
-  readonly bucket: TokenBucket;
+  readonly limiter: RateLimiter;
 }
 
-export function createKlaviyoSession(config: KlaviyoConfig): KlaviyoSession {
-  return { bucket: new TokenBucket({ perMinute: config.rateLimitPerMinute, burst: config.rateLimitBurst }) };
+/** A call's context; the session is absent when the manager is driven outside the router. */
+export type KlaviyoContext = CallContext<KlaviyoConfig, KlaviyoSession | undefined>;
+
+export function createKlaviyoSession(config: KlaviyoConfig, log: Logger, services: SessionServices = {}): KlaviyoSession {
+  const limits = { perMinute: config.rateLimitPerMinute, burst: config.rateLimitBurst };
+  return { limiter: services.db ? new SharedRateLimit(services.db, config.apiKey, limits, log) : new TokenBucket(limits) };
 }
 
 /** One JSON:API error object, as Klaviyo sends them in `errors[]`. */
@@ -46,7 +56,7 @@ export interface KlaviyoResponse {
 
 /** `path` is relative to `baseUrl`, or an absolute URL on the same origin (a `links.next`). */
 export async function klaviyoRequest(
-  ctx: CallContext<KlaviyoConfig>,
+  ctx: KlaviyoContext,
   method: 'GET' | 'POST',
   path: string,
   body?: string,
@@ -60,9 +70,9 @@ export async function klaviyoRequest(
     'user-agent': 'batch-router-klaviyo-bulk-import/1',
   });
   if (body !== undefined) headers.set('content-type', MEDIA_TYPE);
-  const session = ctx.session as KlaviyoSession | undefined;
+  const session = ctx.session;
   // Without a session (a caller outside the router) there is no shared limiter to honour.
-  await session?.bucket.take(ctx.signal);
+  await session?.limiter.take(ctx.signal);
   const redact = secretRedactor([config.apiKey]);
   const response = await send({
     label: `Klaviyo ${method}`,
@@ -73,7 +83,7 @@ export async function klaviyoRequest(
     redact,
   });
   const answer = await readAnswer(response, redact);
-  if (answer.status === 429) session?.bucket.holdFor(answer.retryAfterMs ?? DEFAULT_THROTTLE_MS);
+  if (answer.status === 429) await session?.limiter.holdFor(answer.retryAfterMs ?? DEFAULT_THROTTLE_MS);
   return { status: answer.status, body: answer.json, errors: errorsOf(answer.json), retryAfterMs: answer.retryAfterMs, text: answer.text };
 }
 
@@ -85,15 +95,28 @@ export function klaviyoFailure(response: KlaviyoResponse, what: string): Error {
   const { status } = response;
   const detail = describeErrors(response.errors) || excerpt(response.text);
   const message = `Klaviyo answered ${status} to ${what}${detail ? `: ${detail}` : ''}`;
-  if (isRetryableStatus(status)) return new RetryableError(message, { retryAfterMs: response.retryAfterMs });
+  const vendorCode = response.errors.find((e) => e.code)?.code;
+  const codes = vendorCode === undefined ? {} : { vendorCode };
+  if (isRevisionRefused(response)) {
+    // A retired (410) or unknown revision refuses every request alike: a config fix, not a bad batch.
+    return new ConfigError(`${message}; set revision to a revision Klaviyo supports, such as ${DEFAULT_REVISION} (revisions retire two years after release; see Klaviyo's API versioning and deprecation policy)`, { field: 'revision', ...codes });
+  }
+  if (isRetryableStatus(status)) return new RetryableError(message, { retryAfterMs: response.retryAfterMs, code: retryCodeForStatus(status), ...codes });
   if (status === 401 || status === 403) {
-    return new ConfigError(`${message}; check that apiKey is a private key with the profiles and lists read/write scopes`, { field: 'apiKey' });
+    return new ConfigError(`${message}; check that apiKey is a private key with the profiles and lists read/write scopes`, { field: 'apiKey', ...codes });
   }
-  if (status >= 300 && status < 400) return new ConfigError(`${message}; baseUrl must be the API origin itself (https://a.klaviyo.com)`, { field: 'baseUrl' });
-  if (status === 400 && response.errors.some((e) => e.source?.parameter === 'revision' || /revision/i.test(e.detail ?? ''))) {
-    return new ConfigError(`${message}; set revision to a date Klaviyo supports`, { field: 'revision' });
-  }
-  return new PermanentError(message);
+  if (status >= 300 && status < 400) return new ConfigError(`${message}; baseUrl must be the API origin itself (https://a.klaviyo.com)`, { field: 'baseUrl', ...codes });
+  return new PermanentError(message, codes);
+}
+
+/**
+ * True when Klaviyo refused the `revision` header: 410 Gone (a retired revision, per its
+ * versioning policy) or a 4xx whose error names the revision parameter.
+ */
+function isRevisionRefused(response: KlaviyoResponse): boolean {
+  if (response.status === 410) return true;
+  if (response.status < 400 || response.status >= 500 || response.status === 429) return false;
+  return response.errors.some((e) => e.source?.parameter === 'revision' || /\brevision\b/i.test(e.detail ?? ''));
 }
 
 /** "code: detail" of each error, joined; what people read on an aborted job. */

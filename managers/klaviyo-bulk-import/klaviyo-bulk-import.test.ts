@@ -3,24 +3,27 @@ import type { JsonObject, UploadResult } from '../../src/manager/contract.ts';
 import { ConfigError, PermanentError } from '../../src/manager/errors.ts';
 import { buildBatch, callContext, openSession, tempDir } from '../../test/conformance/harness.ts';
 import { runManagerConformance } from '../../test/conformance/suite.ts';
-import { startKlaviyoFake, type KlaviyoFake } from '../../test/fakes/klaviyo-fake.ts';
+import { startKlaviyoFake, type KlaviyoFake } from './test/klaviyo-fake.ts';
 import manager from './index.ts';
 import { MAX_PROFILE_BYTES } from './profile.ts';
-import { MAX_REQUEST_BYTES } from './submit.ts';
+import { MAX_REQUEST_BYTES } from './endpoints.ts';
 
 const profiles = (n: number, extra: JsonObject = {}): JsonObject[] =>
   Array.from({ length: n }, (_, i) => ({ email: `user${i}@example.com`, firstName: `U${i}`, properties: { plan: 'pro', n: i }, ...extra }));
-const fast = { rateLimitPerMinute: 60_000, rateLimitBurst: 1_000 };
+const fast = { rateLimitPerMinute: 60_000, rateLimitBurst: 1_000, resultRereadDelayMs: 20 };
+/** Klaviyo's documented 150/m would make these tests wait minutes; the limits have tests of their own. */
+const roomy = { burst: 10_000, steady: 100_000 };
 
 runManagerConformance({
   manager,
   async setup() {
-    const fake = await startKlaviyoFake({ progression: 'manual' });
+    const fake = await startKlaviyoFake({ progression: 'manual', rateLimits: roomy });
     return {
       config: { apiKey: fake.apiKey, baseUrl: fake.url, listId: 'LIST01', ...fast },
       cleanup: () => fake.close(),
       completeImports: () => fake.finishAll(),
       vendorCalls: async () => fake.requestCount(),
+      misreport: (mode) => fake.misreport(mode),
     };
   },
   sampleEvents: (n) => profiles(n),
@@ -31,7 +34,7 @@ describe('klaviyo-bulk-import upload', () => {
   let fake: KlaviyoFake;
   let staging: Awaited<ReturnType<typeof tempDir>>;
   beforeAll(async () => {
-    fake = await startKlaviyoFake();
+    fake = await startKlaviyoFake({ rateLimits: roomy });
     staging = await tempDir();
   });
   afterAll(async () => {
@@ -48,9 +51,9 @@ describe('klaviyo-bulk-import upload', () => {
 
   it('sends a JSON:API job with the key, revision and list, and keys each job by identity', async () => {
     const before = posts().length;
-    const result = await upload([{ email: 'Ann@Example.com', userId: 42, phone: '+15551234567', firstName: 'Ann' }, { email: 'bob@example.com' }], { listId: 'LIST9', revision: '2024-10-15' });
+    const result = await upload([{ email: 'Ann@Example.com', userId: 42, phone: '+15551234567', firstName: 'Ann' }, { email: 'bob@example.com' }], { listId: 'LIST9', revision: '2026-07-15' });
     const [request] = posts().slice(before);
-    expect(request?.headers).toMatchObject({ authorization: `Klaviyo-API-Key ${fake.apiKey}`, revision: '2024-10-15', 'content-type': 'application/vnd.api+json' });
+    expect(request?.headers).toMatchObject({ authorization: `Klaviyo-API-Key ${fake.apiKey}`, revision: '2026-07-15', 'content-type': 'application/vnd.api+json' });
     expect(JSON.parse(request!.body)).toEqual({
       data: {
         type: 'profile-bulk-import-job',
@@ -90,11 +93,11 @@ describe('klaviyo-bulk-import upload', () => {
   });
 
   it('aborts the chunk on a 4xx that names no profile (a list that does not exist)', async () => {
-    const strict = await startKlaviyoFake({ lists: ['REAL'] });
+    const strict = await startKlaviyoFake({ lists: ['REAL'], rateLimits: roomy });
     try {
       const parsed = manager.configSchema.parse({ apiKey: strict.apiKey, baseUrl: strict.url, listId: 'GONE', ...fast });
       const { batch } = await buildBatch(manager, parsed, profiles(3), { stagingDir: staging.path });
-      const result = await manager.upload(batch, callContext(parsed).ctx);
+      const result = await manager.upload(batch, callContext(parsed, { session: openSession(manager, parsed) }).ctx);
       expect(result.imports ?? []).toEqual([]);
       expect(result.outcomes).toHaveLength(3);
       for (const outcome of result.outcomes) {
@@ -123,7 +126,7 @@ describe('klaviyo-bulk-import upload', () => {
     const handle = result.imports![0]!.handle;
     const job = fake.jobs.get(String(handle.klaviyoJobId))!;
     const config = manager.configSchema.parse({ apiKey: fake.apiKey, baseUrl: fake.url });
-    const poll = () => manager.poll({ importId: '1', uploadId: '1', handle, startedAt: Date.now(), pollCount: 0 }, callContext(config).ctx);
+    const poll = () => manager.poll({ importId: '1', uploadId: '1', handle, startedAt: Date.now(), pollCount: 0 }, callContext(config, { session: openSession(manager, config) }).ctx);
     expect(await poll()).toEqual({ status: 'in_progress', progress: 50 }); // the fake moves queued → processing (2 of 4)
     expect(await poll()).toEqual({ status: 'completed', hasRecordFailures: true });
     job.status = 'cancelled';

@@ -84,7 +84,7 @@ export function identityKeys(attributes: unknown): string[] {
 }
 
 /** `a.b.0.c` in an event; numeric segments index arrays. Undefined when any step is missing. */
-function readPath(event: JsonObject, path: string): JsonValue | undefined {
+export function readPath(event: JsonObject, path: string): JsonValue | undefined {
   let current: JsonValue | undefined = event;
   for (const part of path.split('.')) {
     if (Array.isArray(current)) current = /^\d+$/.test(part) ? current[Number(part)] : undefined;

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UploadBatch } from '../../src/manager/contract.ts';
 import { RetryableError } from '../../src/manager/errors.ts';
 import { buildBatch, callContext, openSession, tempDir } from '../../test/conformance/harness.ts';
-import { startKlaviyoFake, type KlaviyoFake } from '../../test/fakes/klaviyo-fake.ts';
+import { startKlaviyoFake, type KlaviyoFake } from './test/klaviyo-fake.ts';
 import { TokenBucket } from '../_http/token-bucket.ts';
 import manager from './index.ts';
 import type { ProfileRow } from './profile.ts';

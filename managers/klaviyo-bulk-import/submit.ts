@@ -1,5 +1,5 @@
 /**
- * Creating bulk import jobs: one `POST /api/profile-bulk-import-jobs` per chunk of profiles.
+ * Creating bulk jobs: one POST to the mode's endpoint (endpoints.ts) per chunk of profiles.
  *
  * Klaviyo validates a request all or nothing. When its 4xx names specific profiles through
  * `errors[].source.pointer` (`/data/attributes/profiles/data/<i>/...`), those profiles are aborted
@@ -7,53 +7,41 @@
  * is, it is final for this upload. A 4xx that does not point at profiles only (a bad list id, a
  * malformed body) aborts the whole chunk.
  */
-import type { CallContext, JobOutcome, StagedRow } from '../../src/manager/contract.ts';
-import { RetryableError, classify } from '../../src/manager/errors.ts';
+import type { JobOutcome, StagedRow } from '../../src/manager/contract.ts';
+import { ERROR_CODES } from '../../src/manager/error-codes.ts';
+import { classify } from '../../src/manager/errors.ts';
 import type { ChunkLimits, ChunkResult } from '../_http/chunks.ts';
-import { JOBS_PATH, describeError, klaviyoFailure, klaviyoRequest, type KlaviyoError, type KlaviyoResponse } from './api.ts';
+import { describeError, klaviyoFailure, klaviyoRequest, type KlaviyoError, type KlaviyoResponse } from './api.ts';
+import type { KlaviyoContext } from './api.ts';
 import type { KlaviyoConfig } from './config.ts';
-import { identityKey, type ProfileRow } from './profile.ts';
-
-/** Klaviyo's cap on profiles per import job. */
-export const MAX_PROFILES_PER_JOB = 10_000;
-/**
- * Klaviyo's cap is 5 MB per request. Chunks stop at 4.6 MB (RudderStack's figure) so that
- * whichever megabyte Klaviyo means, and whatever it counts, the request stays under it.
- */
-export const MAX_REQUEST_BYTES = 4_600_000;
+import { MAX_REQUEST_BYTES, type Endpoint } from './endpoints.ts';
+import type { ProfileRow } from './profile.ts';
 
 const PROFILE_POINTER = /^\/data\/attributes\/profiles\/data\/(\d+)(?:\/|$)/;
 
-/** What `upload` persists to poll the import: the vendor job id, and a count for messages. */
-export interface KlaviyoHandle {
-  readonly klaviyoJobId: string;
-  readonly profiles: number;
-  [key: string]: string | number;
-}
-
-export function chunkLimits(config: KlaviyoConfig): ChunkLimits {
-  return { maxItems: MAX_PROFILES_PER_JOB, maxBytes: MAX_REQUEST_BYTES, envelopeBytes: Buffer.byteLength(requestBody([], config.listId)), separatorBytes: 1 };
+export function chunkLimits(endpoint: Endpoint, config: KlaviyoConfig): ChunkLimits {
+  return { maxItems: endpoint.maxProfiles, maxBytes: MAX_REQUEST_BYTES, envelopeBytes: Buffer.byteLength(endpoint.body([], config)), separatorBytes: 1 };
 }
 
 /** Sends one chunk, stripping profiles Klaviyo names and resending the rest once. */
-export async function submitChunk(chunk: readonly StagedRow<ProfileRow>[], ctx: CallContext<KlaviyoConfig>): Promise<ChunkResult> {
-  const first = await klaviyoRequest(ctx, 'POST', JOBS_PATH, requestBody(chunk, ctx.config.listId));
-  if (isSuccess(first)) return created(first, chunk);
+export async function submitChunk(chunk: readonly StagedRow<ProfileRow>[], ctx: KlaviyoContext, endpoint: Endpoint): Promise<ChunkResult> {
+  const first = await klaviyoRequest(ctx, 'POST', endpoint.path, endpoint.body(chunk, ctx.config));
+  if (isSuccess(first)) return endpoint.accepted(first, chunk);
   const named = namedProfiles(first, chunk.length);
-  if (!named) throw klaviyoFailure(first, `creating a bulk import job of ${chunk.length} profiles`);
+  if (!named) throw klaviyoFailure(first, `creating ${endpoint.noun} of ${chunk.length} profiles`);
 
   const outcomes = abortNamed(chunk, named);
   const rest = chunk.filter((_, i) => !named.has(i));
   if (rest.length === 0) return { outcomes, imports: [] };
   ctx.log.info({ rejected: named.size, resent: rest.length }, 'Klaviyo rejected some profiles; resending the rest of the chunk once');
   try {
-    const second = await klaviyoRequest(ctx, 'POST', JOBS_PATH, requestBody(rest, ctx.config.listId));
+    const second = await klaviyoRequest(ctx, 'POST', endpoint.path, endpoint.body(rest, ctx.config));
     if (isSuccess(second)) {
-      const result = created(second, rest);
+      const result = endpoint.accepted(second, rest);
       return { outcomes: [...outcomes, ...result.outcomes], imports: result.imports };
     }
     const namedAgain = namedProfiles(second, rest.length);
-    if (!namedAgain) throw klaviyoFailure(second, `creating a bulk import job of ${rest.length} profiles (resent without rejected ones)`);
+    if (!namedAgain) throw klaviyoFailure(second, `creating ${endpoint.noun} of ${rest.length} profiles (resent without rejected ones)`);
     // Only resent once: the profiles named this time are aborted; the others did nothing wrong
     // and go back to waiting, to travel in a later upload.
     const reason = 'Klaviyo rejected other profiles of the same request twice; this profile will be sent again in a later upload';
@@ -62,39 +50,20 @@ export async function submitChunk(chunk: readonly StagedRow<ProfileRow>[], ctx: 
   } catch (error) {
     // The aborted profiles above are final; the rest get the failure's verdict as outcomes.
     const failure = classify(error);
+    const codes = { code: failure.code, ...(failure.vendorCode !== undefined ? { vendorCode: failure.vendorCode } : {}) };
     for (const { jobId } of rest) {
       outcomes.push(
         failure.action === 'retry' || failure.action === 'snooze'
-          ? retry(jobId, failure.message, failure.retryAfterMs)
-          : { jobId, kind: 'aborted', reason: failure.message },
+          ? { ...retry(jobId, failure.message, failure.retryAfterMs), ...codes }
+          : { jobId, kind: 'aborted', reason: failure.message, ...codes },
       );
     }
     return { outcomes, imports: [] };
   }
 }
 
-/** The JSON:API body of a bulk import job; profiles are spliced in as staged, never re-parsed. */
-export function requestBody(rows: readonly StagedRow<ProfileRow>[], listId: string | undefined): string {
-  const profiles = rows.map(({ row }) => JSON.stringify(row)).join(',');
-  const lists = listId === undefined ? '' : `,"relationships":{"lists":{"data":[{"type":"list","id":${JSON.stringify(listId)}}]}}`;
-  return `{"data":{"type":"profile-bulk-import-job","attributes":{"profiles":{"data":[${profiles}]}}${lists}}}`;
-}
-
 function isSuccess(response: KlaviyoResponse): boolean {
   return response.status >= 200 && response.status < 300;
-}
-
-function created(response: KlaviyoResponse, rows: readonly StagedRow<ProfileRow>[]): ChunkResult {
-  const data = (response.body as { data?: { id?: unknown } } | undefined)?.data;
-  if (typeof data?.id !== 'string' || data.id === '') {
-    // Re-sending is safe: a bulk import is an upsert, so a duplicate job changes nothing.
-    throw new RetryableError(`Klaviyo answered ${response.status} to creating a bulk import job but named no job id`);
-  }
-  const handle: KlaviyoHandle = { klaviyoJobId: data.id, profiles: rows.length };
-  return {
-    outcomes: [],
-    imports: [{ handle, jobs: rows.map(({ jobId, row }) => ({ jobId, ...withKey(identityKey(row.attributes)) })) }],
-  };
 }
 
 /**
@@ -118,13 +87,11 @@ function abortNamed(rows: readonly StagedRow<ProfileRow>[], named: Map<number, K
     jobId: rows[index]!.jobId,
     kind: 'aborted' as const,
     reason: `Klaviyo rejected the profile: ${errors.map(describeError).join('; ')}`,
+    code: ERROR_CODES.recordRejected,
+    ...(errors[0]?.code ? { vendorCode: errors[0].code } : {}),
   }));
 }
 
 function retry(jobId: string, reason: string, retryAfterMs?: number): JobOutcome {
   return { jobId, kind: 'retry', reason, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
-}
-
-function withKey(key: string | undefined): { correlationKey?: string } {
-  return key === undefined ? {} : { correlationKey: key };
 }

@@ -7,7 +7,9 @@
  * AbortSignal and a deadline, and reports per-job results as data ({@link JobOutcome}), never by
  * mutating jobs.
  */
+import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
+import type { Database } from '../db/schema.ts';
 import type { ConfigSchema } from './config-schema.ts';
 import type { ErrorCode } from './error-codes.ts';
 
@@ -182,6 +184,20 @@ export interface ImportedJob {
 }
 
 /**
+ * Shared services handed to `createSession` by the router. Every field is optional: a manager
+ * driven outside the router (the conformance harness, a one-off script) gets none and must work
+ * without them, if less well.
+ */
+export interface SessionServices {
+  /**
+   * The router's database: the coordination point of every process sharing it. For state a vendor
+   * counts across processes (Klaviyo's per-account rate limit), in tables of the manager's own
+   * (its migration under migrations/). Never for the router's tables: those belong to the router.
+   */
+  readonly db?: Kysely<Database>;
+}
+
+/**
  * The definition a manager directory default-exports. `Config` is what its `configSchema` parses
  * to, `Row` what `transform` returns, `Session` what `createSession` returns; each call's context
  * carries that session typed, so a manager never casts it.
@@ -195,8 +211,11 @@ export interface ManagerDefinition<Config = unknown, Row = unknown, Session = un
   readonly configSchema: ConfigSchema<Config>;
   readonly limits?: ManagerLimits;
   readonly tuningDefaults?: TuningDefaults;
-  /** Per-destination state for this process (token cache, connections). Closed by `closeSession`. */
-  createSession?(config: Config, destinationId: string, log: Logger): Session;
+  /**
+   * Per-destination state for this process (token cache, connections). Closed by `closeSession`.
+   * `services` carries what the router shares with managers; see {@link SessionServices}.
+   */
+  createSession?(config: Config, destinationId: string, log: Logger, services?: SessionServices): Session;
   closeSession?(session: Session): Promise<void>;
   /**
    * One event → one row. Pure: no I/O, same input same output. Throw `PermanentError` for a bad

@@ -14,6 +14,7 @@ import type {
   ManagerDefinition,
   OpenImport,
   PollResult,
+  SessionServices,
   UploadBatch,
   UploadResult,
 } from '../../src/manager/contract.ts';
@@ -86,13 +87,14 @@ export function testDestination(
   tuning: Partial<Tuning> = {},
   rawConfig: unknown = {},
   secrets: readonly string[] = [],
+  services: SessionServices = {},
 ): ActiveDestination {
   const config = manager.configSchema.parse(rawConfig);
   return {
     id,
     manager,
     config,
-    session: manager.createSession?.(config, id, silentLog),
+    session: manager.createSession?.(config, id, silentLog, services),
     secrets,
     tuning: {
       ...TUNING_DEFAULTS,
