@@ -25,6 +25,12 @@ export interface OpenDatabaseOptions {
   poolSize?: number;
   role: 'daemon' | 'client';
   log?: Logger;
+  /**
+   * What to do when the embedded database fails in this process (PGlite threw). Default: log why
+   * and exit with status 1 at once. Nothing can be done with the database afterwards, and exiting
+   * is what every job's lease and the restart of a process supervisor are built for.
+   */
+  onEmbeddedFailure?: (error: Error) => void;
 }
 
 const INT8_OID = 20;
@@ -59,11 +65,21 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     role: options.role,
     port: options.embeddedPort,
     log: options.log,
+    onFailure: options.onEmbeddedFailure ?? ((error) => exitOnEmbeddedFailure(error, options.log)),
   });
   // PGlite has one database and accepts any user without a password.
   const pool = createPool({ host: target.host, port: target.port, user: 'postgres', database: 'postgres', max }, options.log);
   const where = target.inProcess ? options.dataDir : `${options.dataDir}, served by the daemon`;
   return handle(pool, `postgres://postgres@${target.host}:${target.port}/postgres (embedded: ${where})`, true, () => target.close());
+}
+
+function exitOnEmbeddedFailure(error: Error, log: Logger | undefined): void {
+  const message =
+    `the embedded database failed (${error.message}) and cannot be used again by this process; ` +
+    'batch-router stops now. Restart it: jobs in flight are recovered from the data directory.';
+  if (log) log.fatal({ err: error }, message);
+  else process.stderr.write(`batch-router: ${message}\n`);
+  process.exit(1);
 }
 
 /** A pg pool with our type parsers whose connection errors are logged instead of thrown. */

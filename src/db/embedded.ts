@@ -54,6 +54,8 @@ export interface EmbeddedOptions {
   log?: Logger;
   /** How long to wait for another process that is opening or briefly using the data directory. */
   busyTimeoutMs?: number;
+  /** Called once if PGlite fails in this process; see WireServerOptions.onFailure. */
+  onFailure?: (error: Error) => void;
 }
 
 export const recordPath = (dataDir: string): string => join(dataDir, 'embedded.json');
@@ -84,7 +86,9 @@ export async function openEmbedded(options: EmbeddedOptions): Promise<EmbeddedTa
   let pglite: PGlite | undefined;
   try {
     pglite = await PGlite.create(join(dataDir, 'pglite'));
-    const server = await servePglite(pglite, { host: '127.0.0.1', port: role === 'daemon' ? (options.port ?? 0) : 0, log });
+    const server = await servePglite(pglite, {
+      host: '127.0.0.1', port: role === 'daemon' ? (options.port ?? 0) : 0, log, onFailure: options.onFailure,
+    });
     const record: EmbeddedRecord = { host: server.host, port: server.port, pid: process.pid, startedAt: new Date().toISOString() };
     // A client's in-process server is private to it, so only the daemon advertises its port.
     if (role === 'daemon') await writeRecord(dataDir, record);
@@ -98,7 +102,8 @@ export async function openEmbedded(options: EmbeddedOptions): Promise<EmbeddedTa
         if (role === 'daemon') await removeRecordIfOurs(dataDir, record);
         try {
           await server.close();
-          await opened.close();
+          // A failed PGlite is left alone: closing it runs more of the code that just failed.
+          if (!server.failure()) await opened.close();
         } finally {
           await lock.release();
         }

@@ -6,6 +6,7 @@
 import type net from 'node:net';
 import type { PGlite } from '@electric-sql/pglite';
 import type { Logger } from 'pino';
+import { guardMessage } from './pglite-wire-guard.ts';
 import {
   CANCEL_REQUEST, GSSENC_REQUEST, IDLE, PROTOCOL_3, ReadyScanner, SSL_REQUEST, TERMINATE, fatalError, simpleQuery,
 } from './pglite-wire-protocol.ts';
@@ -26,6 +27,13 @@ export interface Shared {
   pglite: PGlite;
   lock: SessionGate;
   log: Logger | undefined;
+  /**
+   * Set when PGlite itself failed (threw instead of answering with an ErrorResponse). Its state is
+   * unknown from then on, and calling it again can hang the process, so nothing reaches it again.
+   */
+  failure: Error | undefined;
+  /** Told once, on the first failure, so the process can stop with a clear message. */
+  onFailure(error: Error): void;
 }
 
 export class Connection {
@@ -108,17 +116,24 @@ export class Connection {
       if (code === SSL_REQUEST || code === GSSENC_REQUEST) return void this.socket.write('N');
       // PGlite cannot interrupt a running statement, so cancellation is not offered.
       if (code === CANCEL_REQUEST) return void this.socket.end();
-      if (code !== PROTOCOL_3) return void (await this.terminate('08P01', `unsupported protocol ${code}`));
+      // Not awaited, here or below: terminate waits for this very drain loop to end.
+      if (code !== PROTOCOL_3) return void this.terminate('08P01', `unsupported protocol ${code}`);
       this.started = true;
     } else if (message[0] === TERMINATE) {
       // Answered here: PGlite ignores it anyway, and the session is not this client's to end.
       return void this.socket.end();
     }
+    const guarded = guardMessage(message);
+    if (guarded === undefined) return;
     const { lock } = this.shared;
     if (!(await lock.acquire(this))) return;
+    if (this.shared.failure) {
+      lock.release(this);
+      return void this.terminate('XX000', `embedded database failed and is closed: ${this.shared.failure.message}; restart batch-router`);
+    }
     let status: number | undefined;
     try {
-      status = await this.run(message, (data) => {
+      status = await this.run(guarded, (data) => {
         // Copy: the chunk is a view into PGlite's memory, reused by the next message.
         if (this.socket.writable) this.socket.write(Buffer.from(data));
       });
@@ -130,15 +145,25 @@ export class Connection {
   /** Runs one message and returns the status of the last ReadyForQuery in the answer, if any. */
   private async run(message: Uint8Array, sink: (data: Uint8Array) => void): Promise<number | undefined> {
     const scanner = new ReadyScanner();
-    const { pglite } = this.shared;
-    await pglite.runExclusive(() =>
-      pglite.execProtocolRawStream(message, {
-        onRawData: (data) => {
-          scanner.feed(data);
-          sink(data);
-        },
-      }),
-    );
+    const shared = this.shared;
+    try {
+      await shared.pglite.runExclusive(() =>
+        shared.pglite.execProtocolRawStream(message, {
+          onRawData: (data) => {
+            scanner.feed(data);
+            sink(data);
+          },
+        }),
+      );
+    } catch (thrown) {
+      // SQL errors come back as ErrorResponse messages; a throw is PGlite itself failing.
+      const error = thrown instanceof Error ? thrown : new Error(String(thrown));
+      if (!shared.failure) {
+        shared.failure = error;
+        shared.onFailure(error);
+      }
+      throw error;
+    }
     return scanner.status;
   }
 
@@ -148,7 +173,7 @@ export class Connection {
     const { lock } = this.shared;
     if (!lock.owns(this)) lock.release(this); // stop waiting for the session
     await this.drained; // a statement already running in PGlite cannot be stopped
-    if (lock.owns(this)) {
+    if (lock.owns(this) && !this.shared.failure) {
       try {
         // Sync ends a half-sent extended-protocol batch; ROLLBACK ends an open transaction.
         const status = await this.run(SYNC, () => {});

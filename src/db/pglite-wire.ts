@@ -27,11 +27,18 @@ export interface WireServerOptions {
   idleOwnerTimeoutMs?: number;
   maxConnections?: number;
   log?: Logger;
+  /**
+   * Called once when PGlite fails (throws rather than answering); every connection is then cut
+   * off and no message reaches PGlite again. The daemon stops on it (embedded.ts).
+   */
+  onFailure?: (error: Error) => void;
 }
 
 export interface WireServer {
   host: string;
   port: number;
+  /** The PGlite failure that closed the server to queries, if one happened. */
+  failure(): Error | undefined;
   /** Open connections, and how many of them are queued for the session (for tests and metrics). */
   stats(): { connections: number; waiting: number };
   /** Stops listening, lets connections end by themselves for up to graceMs, then cuts them off. */
@@ -41,8 +48,18 @@ export interface WireServer {
 export async function servePglite(pglite: PGlite, options: WireServerOptions = {}): Promise<WireServer> {
   const host = options.host ?? '127.0.0.1';
   const lock = new SessionLock(options.idleOwnerTimeoutMs ?? 60_000);
-  const shared: Shared = { pglite, lock, log: options.log };
   const connections = new Set<Connection>();
+  const shared: Shared = {
+    pglite,
+    lock,
+    log: options.log,
+    failure: undefined,
+    onFailure: (error) => {
+      options.log?.fatal({ err: error }, 'the embedded database (PGlite) failed; refusing every further query');
+      for (const conn of connections) void conn.terminate('XX000', `embedded database failed: ${error.message}`);
+      options.onFailure?.(error);
+    },
+  };
   const server = net.createServer((socket) => {
     const conn = new Connection(socket, shared);
     connections.add(conn);
@@ -63,6 +80,7 @@ export async function servePglite(pglite: PGlite, options: WireServerOptions = {
   return {
     host,
     port: address.port,
+    failure: () => shared.failure,
     stats: () => ({ connections: connections.size, waiting: lock.waitingCount() }),
     close: (graceMs = 2_000) =>
       (closing ??= (async () => {
