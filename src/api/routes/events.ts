@@ -123,7 +123,7 @@ export function registerEventRoutes(app: FastifyInstance, ctx: ApiContext, polic
     async (request, reply) => {
       const destination = acceptingDestination(ctx, request.principal, request.params.destinationId);
       const body = request.body;
-      const texts = serialiseEvents(body.events);
+      const texts = serialiseEvents(body.events, ctx.config.apiMaxEventDepth);
       const callbackUrl = body.callback?.url ?? null;
       if (callbackUrl !== null) {
         if (!ctx.config.callbackSecret) throw new ApiError(400, 'callbacks_disabled', 'callbacks are not enabled on this server (no BATCH_ROUTER_CALLBACK_SECRET); omit "callback"', 'callback');
