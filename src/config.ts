@@ -61,6 +61,18 @@ export interface AppConfig {
   readonly apiKeysFile: string;
   /** Largest request body the API reads (bytes); larger ones get 413 before being parsed. */
   readonly apiBodyLimitBytes: number;
+  /** Time a client has to send a request's headers (ms); slower connections get 408 and are closed. */
+  readonly apiHeadersTimeoutMs: number;
+  /** Time a client has to send a whole request, body included (ms); a trickling upload gets 408 and is closed. */
+  readonly apiRequestTimeoutMs: number;
+  /** How long an idle keep-alive connection stays open between requests (ms). */
+  readonly apiKeepAliveTimeoutMs: number;
+  /** Deepest nesting of objects and arrays accepted in one event (the event itself is level 1). */
+  readonly apiMaxEventDepth: number;
+  /** Open SSE streams plus `Prefer: wait` holds one API key may have at once in this process. */
+  readonly apiMaxStreamsPerKey: number;
+  /** Open SSE streams plus `Prefer: wait` holds this process serves at once, across all keys. */
+  readonly apiMaxStreams: number;
   /** Requests per second each API key may make on average; 0 turns rate limiting off. */
   readonly apiRateLimit: number;
   /** Requests an API key may make in a burst above the average rate. */
@@ -130,6 +142,14 @@ const SCHEMA = {
   nodeEnv: str('NODE_ENV', 'production', 'Node environment name (production, development, test)'),
   apiKeysFile: str('BATCH_ROUTER_API_KEYS_FILE', 'config/api-keys.json', 'API keys file (hashes only; manage with batch-router keys); no keys means loopback-only'),
   apiBodyLimitBytes: int('BATCH_ROUTER_API_BODY_LIMIT_BYTES', 10 * 1024 * 1024, 1024, 'Largest API request body in bytes; larger ones are refused with 413'),
+  apiHeadersTimeoutMs: int('BATCH_ROUTER_API_HEADERS_TIMEOUT_MS', 10_000, 100,
+    'Milliseconds a client has to send the request headers; a slower one gets 408 and its connection is closed'),
+  apiRequestTimeoutMs: int('BATCH_ROUTER_API_REQUEST_TIMEOUT_MS', 60_000, 100,
+    'Milliseconds a client has to send a whole request, body included; must be at least the headers timeout'),
+  apiKeepAliveTimeoutMs: int('BATCH_ROUTER_API_KEEP_ALIVE_TIMEOUT_MS', 5000, 1, 'Milliseconds an idle keep-alive API connection stays open'),
+  apiMaxEventDepth: int('BATCH_ROUTER_API_MAX_EVENT_DEPTH', 64, 1, 'Deepest nesting of objects and arrays accepted in one event; deeper ones get 400', 1000),
+  apiMaxStreamsPerKey: int('BATCH_ROUTER_API_MAX_STREAMS_PER_KEY', 50, 1, 'Open SSE streams plus Prefer: wait holds per API key and process; more get 429'),
+  apiMaxStreams: int('BATCH_ROUTER_API_MAX_STREAMS', 500, 1, 'Open SSE streams plus Prefer: wait holds per process across all keys; more get 429'),
   apiRateLimit: int('BATCH_ROUTER_API_RATE_LIMIT', 50, 0, 'Average API requests per second allowed per key; 0 disables rate limiting'),
   apiRateBurst: int('BATCH_ROUTER_API_RATE_BURST', 100, 1, 'API requests a key may make at once above the average rate'),
   callbackSecret: str('BATCH_ROUTER_CALLBACK_SECRET', '', 'Secret signing callbacks, whsec_<base64 of 24-64 bytes>; empty refuses callback requests',
@@ -209,6 +229,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     throw new ConfigurationError([
       `BATCH_ROUTER_HEARTBEAT_MS=${heartbeatMs} must be below BATCH_ROUTER_LEASE_MS=${leaseMs}, or leases expire ` +
         'between renewals: lower it, or unset it to use leaseMs/3',
+    ]);
+  }
+  if (raw.apiHeadersTimeoutMs > raw.apiRequestTimeoutMs) {
+    throw new ConfigurationError([
+      `BATCH_ROUTER_API_HEADERS_TIMEOUT_MS=${raw.apiHeadersTimeoutMs} must not exceed BATCH_ROUTER_API_REQUEST_TIMEOUT_MS=${raw.apiRequestTimeoutMs}, `
+        + 'since the headers are part of the request: lower the first or raise the second',
     ]);
   }
   // Paths are made absolute now so messages name the real location and a later chdir changes nothing.

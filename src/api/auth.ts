@@ -6,7 +6,8 @@
  *
  * Without any key configured the API binds to loopback only and treats every caller as a local
  * administrator: that is the out-of-the-box `npm start` experience. As soon as one key exists (or
- * existed when the process started), every request needs one.
+ * existed when the process started), every request needs one. While keyless, only a loopback `Host`
+ * (and `Origin`, when sent) is served, so DNS rebinding cannot turn a web page into that administrator.
  *
  * Rate limits are per-key token buckets: each key may make `burst` requests at once and
  * `ratePerSecond` on average. They live in process memory: with several API processes each
@@ -55,6 +56,36 @@ export function principalKey(principal: Principal): string {
   return principal.keyId ?? '';
 }
 
+/** `localhost`, 127.0.0.0/8 or ::1, with or without a port; what a DNS-rebinding page cannot send. */
+export function isLoopbackHost(host: string | undefined): boolean {
+  if (!host) return false;
+  const name = host.toLowerCase().replace(/:\d+$/, '');
+  return name === 'localhost' || name === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name);
+}
+
+/**
+ * Without keys every local caller is an administrator, so a web page whose name was re-pointed
+ * at 127.0.0.1 (DNS rebinding) must not count as local: its requests carry its own name in
+ * `Host` (421) and its origin in `Origin` (403). Only loopback names pass, and an `Origin` when sent.
+ */
+function rebindingProblem(request: FastifyRequest): ApiError | undefined {
+  if (!isLoopbackHost(request.headers.host)) {
+    return new ApiError(421, 'host_not_allowed', 'while no API key exists the API answers only to a loopback Host (localhost, 127.0.0.1, [::1]); '
+      + 'create a key with "batch-router keys create" to serve other names');
+  }
+  const origin = request.headers.origin;
+  if (origin === undefined) return undefined;
+  let originHost: string | undefined;
+  try {
+    originHost = new URL(origin).host;
+  } catch {
+    originHost = undefined;
+  }
+  if (isLoopbackHost(originHost)) return undefined;
+  return new ApiError(403, 'origin_not_allowed', 'while no API key exists the API accepts browser requests only from a loopback Origin; '
+    + 'create a key with "batch-router keys create" to serve other origins');
+}
+
 function bearer(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
   const match = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
@@ -68,6 +99,10 @@ export function installAuth(app: FastifyInstance, keys: KeysStore, limiter: Rate
     if (scope === 'public') return;
     const keyRequired = startedWithKeys || keys.active().length > 0;
     let principal = LOCAL_ADMIN;
+    if (!keyRequired) {
+      const problem = rebindingProblem(request);
+      if (problem) return send(reply, request, problem);
+    }
     if (keyRequired) {
       const presented = bearer(request);
       const record = presented ? keys.verify(presented) : undefined;

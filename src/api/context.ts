@@ -13,7 +13,8 @@ import type { LoopStatus } from '../util/loop.ts';
 import { canSee, type Principal } from './auth.ts';
 import { ApiError, notFound } from './errors.ts';
 import type { KeysStore } from './keys-store.ts';
-import type { SseRegistry } from './sse.ts';
+import type { Followers } from './followers.ts';
+import type { HoldLimits } from './holds.ts';
 
 /** The part of the Router the API uses; a structural type so tests can pass a stub. */
 export interface RouterHandle {
@@ -31,7 +32,10 @@ export interface ApiDeps {
 
 export interface ApiContext extends ApiDeps {
   keys: KeysStore;
-  streams: SseRegistry;
+  /** Shared readers of followed resources (SSE). */
+  followers: Followers;
+  /** Per-key and per-process limits on SSE streams and Prefer: wait holds. */
+  holds: HoldLimits;
   /** Aborted when the API stops: long waits (Prefer: wait, SSE) end at once. */
   stopping: AbortSignal;
   retryAfterSeconds(destination: Destination): Promise<number>;

@@ -38,9 +38,44 @@ export function idempotencyKeyOf(header: string | string[] | undefined): string 
   return key;
 }
 
-/** What makes two submits "the same request": destination and body, not their formatting. */
+/**
+ * JSON with object keys sorted at every level: `{"a":1,"b":2}` and `{"b":2,"a":1}` give the same
+ * text. Recursive, so callers pass only values whose depth is already bounded (`serialiseEvents`).
+ */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map((item) => (item === undefined ? 'null' : canonicalJson(item))).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, item]) => item !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** What makes two submits "the same request": destination and body, not their formatting or key order. */
 export function requestHash(destinationId: string, body: unknown): string {
-  return createHash('sha256').update(destinationId).update('\n').update(JSON.stringify(body)).digest('hex');
+  return createHash('sha256').update(destinationId).update('\n').update(canonicalJson(body)).digest('hex');
+}
+
+/**
+ * Nesting depth of a JSON value (a scalar is 0, `{}` is 1), counted with an explicit stack so a
+ * hostile value cannot overflow the call stack while being measured. Stops as soon as `limit`
+ * is exceeded and answers `limit + 1`.
+ */
+export function depthOf(value: unknown, limit: number): number {
+  let deepest = 0;
+  const pending: Array<[unknown, number]> = [[value, 1]];
+  while (pending.length > 0) {
+    const [node, depth] = pending.pop()!;
+    if (node === null || typeof node !== 'object') continue;
+    if (depth > limit) return limit + 1;
+    deepest = Math.max(deepest, depth);
+    for (const child of Array.isArray(node) ? node : Object.values(node)) {
+      if (child !== null && typeof child === 'object') pending.push([child, depth + 1]);
+    }
+  }
+  return deepest;
 }
 
 // A NUL character or an unpaired surrogate survives JSON.stringify only as an escape (\u0000,
@@ -49,9 +84,17 @@ export function requestHash(destinationId: string, body: unknown): string {
 // escape, not the text "\\u0000".
 const UNSTORABLE = /(?<!\\)(?:\\\\)*\\u(?:0000|d[89a-f][0-9a-f]{2})/i;
 
-/** Serialises each event for `insertJobs`, refusing (with its index) any that receivers would choke on. */
-export function serialiseEvents(events: readonly unknown[]): string[] {
+/**
+ * Serialises each event for `insertJobs`, refusing (with its index) any that receivers would
+ * choke on: nested deeper than `maxDepth` (JSON.stringify, PostgreSQL's jsonb and most receivers
+ * recurse, and a few thousand levels overflow their stacks), or carrying a NUL or a lone surrogate.
+ */
+export function serialiseEvents(events: readonly unknown[], maxDepth: number): string[] {
   return events.map((event, index) => {
+    if (depthOf(event, maxDepth) > maxDepth) {
+      throw new ApiError(400, 'too_deep', `body field "events[${index}]" is nested more than ${maxDepth} levels deep (objects and arrays count); `
+        + 'flatten it, or raise BATCH_ROUTER_API_MAX_EVENT_DEPTH', `events[${index}]`);
+    }
     const text = JSON.stringify(event);
     if (UNSTORABLE.test(text)) {
       throw new ApiError(400, 'invalid_request', `body field "events[${index}]" contains a NUL character or an unpaired UTF-16 surrogate, which receivers and PostgreSQL's jsonb refuse: remove or replace it`, `events[${index}]`);

@@ -9,10 +9,11 @@ import { RateLimiter } from './auth.ts';
 import { CallbackPolicy } from './callbacks/allow-list.ts';
 import { createCallbackLoop } from './callbacks/loop.ts';
 import { retryAfterEstimator, type ApiContext, type ApiDeps } from './context.ts';
+import { Followers } from './followers.ts';
+import { HoldLimits } from './holds.ts';
 import { KeysStore } from './keys-store.ts';
 import { ApiMetrics } from './metrics.ts';
 import { buildApiServer } from './server.ts';
-import { SseRegistry } from './sse.ts';
 
 export type { ApiDeps } from './context.ts';
 
@@ -45,9 +46,14 @@ export async function startApi(deps: ApiDeps): Promise<RunningApi> {
       'no API keys configured: the API accepts every request, so it listens on loopback only; create a key with "batch-router keys create"');
   }
   const stopping = new AbortController();
-  const ctx: ApiContext = { ...deps, keys, streams: new SseRegistry(), stopping: stopping.signal, retryAfterSeconds: retryAfterEstimator(deps.db) };
+  const ctx: ApiContext = {
+    ...deps, keys, stopping: stopping.signal, retryAfterSeconds: retryAfterEstimator(deps.db),
+    followers: new Followers(config.ssePollMs, log, stopping.signal),
+    holds: new HoldLimits(config.apiMaxStreamsPerKey, config.apiMaxStreams),
+  };
   const policy = new CallbackPolicy(config.callbackAllowList, config.nodeEnv === 'development');
   const metrics = new ApiMetrics();
+  metrics.observeStreams(() => ({ open: ctx.holds.open, followed: ctx.followers.size, reads: ctx.followers.reads }));
   const limiter = new RateLimiter(config.apiRateLimit, config.apiRateBurst);
   const app = await buildApiServer(ctx, { policy, metrics, limiter, startedWithKeys });
   try {
@@ -68,8 +74,8 @@ export async function startApi(deps: ApiDeps): Promise<RunningApi> {
     url,
     stop: () =>
       (stopped ??= (async () => {
+        // Ends every SSE stream, shared reader and Prefer: wait at once.
         stopping.abort();
-        ctx.streams.closeAll();
         await app.close();
         await loop.stop();
         log.info('API stopped');

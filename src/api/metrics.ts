@@ -35,6 +35,13 @@ export class ApiMetrics {
     help: "Jobs of imports finished in the last 15 minutes whose outcome the vendor's results did not confirm (totals and listed rows disagreed)",
   });
 
+  /** Held connections and shared SSE readers of this process, read at scrape time. */
+  observeStreams(read: () => { open: number; followed: number; reads: number }): void {
+    new Gauge({ name: 'batch_router_api_held_connections', help: 'Open SSE streams plus Prefer: wait requests in this process', registers: [this.registry], collect() { this.set(read().open); } });
+    new Gauge({ name: 'batch_router_api_followed_resources', help: 'Submissions and uploads followed by a shared SSE reader in this process', registers: [this.registry], collect() { this.set(read().followed); } });
+    new Gauge({ name: 'batch_router_api_sse_reads', help: 'Database reads made by the shared SSE readers of this process since start', registers: [this.registry], collect() { this.set(read().reads); } });
+  }
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'batch_router_process_' });
   }

@@ -1,17 +1,14 @@
 /**
- * Builds the fastify application: validation (two ajv instances: bodies are validated strictly,
- * with no type coercion, so `"events": "x"` is a 400 rather than a guess; query strings and
- * path parameters are coerced, since they only ever arrive as text), error handling, auth, the
+ * Builds the fastify application: validation (see validation.ts), error handling, auth, the
  * OpenAPI generator, and every route. Listening is the caller's business (see index.ts).
  */
 import swagger from '@fastify/swagger';
-import { Ajv } from 'ajv';
-import addFormatsModule from 'ajv-formats';
+import secureJson from 'secure-json-parse';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { installAuth, type RateLimiter } from './auth.ts';
 import type { CallbackPolicy } from './callbacks/allow-list.ts';
 import type { ApiContext } from './context.ts';
-import { installErrorHandlers } from './errors.ts';
+import { ApiError, clientErrorHandler, frameworkError, installErrorHandlers } from './errors.ts';
 import type { ApiMetrics } from './metrics.ts';
 import { registerDestinationRoutes } from './routes/destinations.ts';
 import { registerEventRoutes } from './routes/events.ts';
@@ -20,18 +17,7 @@ import { registerSubmissionRoutes } from './routes/submissions.ts';
 import { registerSystemRoutes } from './routes/system.ts';
 import { registerUploadRoutes } from './routes/uploads.ts';
 import { registerSchemas } from './schemas.ts';
-
-// ajv-formats is CommonJS with a default export; under NodeNext it arrives wrapped.
-const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv) => Ajv;
-
-function validators(): { body: Ajv; other: Ajv } {
-  const common = { allErrors: false, useDefaults: true, removeAdditional: false, strict: false } as const;
-  const body = new Ajv({ ...common, coerceTypes: false });
-  const other = new Ajv({ ...common, coerceTypes: true });
-  addFormats(body);
-  addFormats(other);
-  return { body, other };
-}
+import { requestValidators } from './validation.ts';
 
 export interface ServerParts {
   policy: CallbackPolicy;
@@ -40,19 +26,53 @@ export interface ServerParts {
   startedWithKeys: boolean;
 }
 
+/**
+ * JSON bodies, with `__proto__` and `constructor.prototype` keys refused. An empty body is no
+ * body at all for a route that takes none or accepts null (DELETE, retry): many clients send
+ * `content-type: application/json` on every request, and an action without input must not fail
+ * on that. A route that needs a body still gets "request body is empty".
+ */
+function installJsonParser(app: FastifyInstance): void {
+  // The API speaks JSON only: a text/plain body is a client mistake (415), not a string to validate.
+  app.removeContentTypeParser(['application/json', 'text/plain']);
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '') {
+      const schema = request.routeOptions.schema?.body as { type?: string | string[] } | undefined;
+      if (!schema) return done(null, undefined);
+      if (Array.isArray(schema.type) && schema.type.includes('null')) return done(null, null);
+      return done(new ApiError(400, 'invalid_json', 'request body is empty; send a JSON object', 'body'), undefined);
+    }
+    // secure-json-parse rather than fastify's wrapper, which replaces the reason (syntax error
+    // or forbidden key) by a generic message; errors.ts turns the SyntaxError into a 400.
+    try {
+      return done(null, secureJson.parse(body as string, null, { protoAction: 'error', constructorAction: 'error' }));
+    } catch (error) {
+      return done(error as Error, undefined);
+    }
+  });
+}
+
 export async function buildApiServer(ctx: ApiContext, parts: ServerParts): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: ctx.log.child({ component: 'api' }) as FastifyBaseLogger,
     // One line per request at info would drown the daemon's log under load; see onResponse below.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: ctx.config.apiBodyLimitBytes,
-    // The default parser already refuses __proto__; also refuse constructor.prototype tricks.
-    onConstructorPoisoning: 'error',
+    // Slow clients: a request (headers, then body) must arrive within these deadlines, and an
+    // idle keep-alive connection is closed. Node checks the deadlines every
+    // connectionsCheckingInterval (30 s by default), so it is set to a fraction of them.
+    http: {
+      headersTimeout: ctx.config.apiHeadersTimeoutMs,
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(ctx.config.apiHeadersTimeoutMs / 4))),
+    },
+    requestTimeout: ctx.config.apiRequestTimeoutMs,
+    keepAliveTimeout: ctx.config.apiKeepAliveTimeoutMs,
+    frameworkErrors: frameworkError,
+    clientErrorHandler: clientErrorHandler(ctx.log, ctx.config.apiRequestTimeoutMs),
   });
-  // The API speaks JSON only: a text/plain body is a client mistake (415), not a string to validate.
-  app.removeContentTypeParser('text/plain');
-  const ajv = validators();
-  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? ajv.body : ajv.other).compile(schema));
+  installJsonParser(app);
+  const validators = requestValidators();
+  app.setValidatorCompiler(({ schema, httpPart }) => validators.compile(schema, httpPart));
   installErrorHandlers(app, ctx.config.apiBodyLimitBytes);
   installAuth(app, ctx.keys, parts.limiter, parts.startedWithKeys);
   app.addHook('onResponse', async (request, reply) => {

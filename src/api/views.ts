@@ -53,6 +53,8 @@ export function toJob(row: JobRow, payload?: JsonObject): Record<string, unknown
 
 export interface SubmissionView {
   resource: Record<string, unknown>;
+  /** The key that submitted it (null: the key-less local administrator); only it sees the callback URL in full. */
+  ownerKeyId: string | null;
   state: SubmissionState;
   done: boolean;
   progress: number;
@@ -73,6 +75,31 @@ function callbackView(row: SubmissionRow, delivery: CallbackDeliveryRow | undefi
     nextAttemptAt: delivery?.state === 'pending' ? iso(delivery.next_attempt_at) : null,
     finishedAt: iso(delivery?.finished_at),
   };
+}
+
+/**
+ * A callback URL as shown to a key that did not set it: scheme, host and port only. Receivers put
+ * their credentials in the query (`?token=`), the user info, and often the path itself (Slack- and
+ * Discord-style webhook URLs), so all three are hidden, not just the query.
+ */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    const hidden = parsed.username !== '' || parsed.password !== '' || parsed.pathname !== '/' || parsed.search !== '' || parsed.hash !== '';
+    return `${parsed.protocol}//${parsed.host}/${hidden ? '[redacted]' : ''}`;
+  } catch {
+    return '[redacted]';
+  }
+}
+
+/**
+ * The submission resource as `viewerKeyId` may see it: the callback URL in full only for the key
+ * that submitted it (the key-less local administrator counts as one key), redacted for any other.
+ */
+export function submissionForViewer(resource: Record<string, unknown>, ownerKeyId: string | null, viewerKeyId: string | null): Record<string, unknown> {
+  const callback = resource.callback as { url: string } | null | undefined;
+  if (!callback || ownerKeyId === viewerKeyId) return resource;
+  return { ...resource, callback: { ...callback, url: redactUrl(callback.url) } };
 }
 
 /** The submission resource, built from live counts or, once final and pruned, from its summary. */
@@ -97,6 +124,7 @@ export async function loadSubmissionView(db: Kysely<Database>, row: SubmissionRo
   const progress = done ? 100 : Math.floor((final * 100) / Math.max(1, row.job_count));
   const delivery = row.callback_url ? await latestDeliveryOf(db, row.id) : undefined;
   return {
+    ownerKeyId: row.key_id,
     state,
     done,
     progress,

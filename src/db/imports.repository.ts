@@ -4,6 +4,7 @@
  * that dies simply lets its lease lapse; everything needed to poll lives in `handle`.
  */
 import { sql, type Kysely } from 'kysely';
+import { isBigintId } from './ids.ts';
 import type { JsonObject } from '../manager/contract.ts';
 import type { Database, ImportRow, ImportState } from './schema.ts';
 import type { Lease } from './uploads.repository.ts';
@@ -103,6 +104,6 @@ export async function importsOfUpload(db: Db, uploadId: string): Promise<ImportR
 }
 
 export async function getImport(db: Db, id: string): Promise<ImportRow | undefined> {
-  if (!/^\d{1,19}$/.test(id)) return undefined;
+  if (!isBigintId(id)) return undefined;
   return db.selectFrom('br_imports').selectAll().where('id', '=', id).executeTakeFirst();
 }

@@ -3,6 +3,7 @@
  * listings and retention. Router state transitions are in `jobs.transitions.ts`.
  */
 import { sql, type Kysely } from 'kysely';
+import { isBigintId } from './ids.ts';
 import type { Database, JobRow, JobState } from './schema.ts';
 
 type Db = Kysely<Database>;
@@ -126,7 +127,7 @@ export async function readyBacklog(
 }
 
 export async function getJob(db: Db, id: string): Promise<JobRow | undefined> {
-  if (!/^\d{1,19}$/.test(id)) return undefined;
+  if (!isBigintId(id)) return undefined;
   return db.selectFrom('br_jobs').selectAll().where('id', '=', id).executeTakeFirst();
 }
 

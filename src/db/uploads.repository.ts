@@ -4,6 +4,7 @@
  * every change to it is guarded by lease owner and attempt, which is what stops a zombie worker.
  */
 import { sql, type Kysely } from 'kysely';
+import { isBigintId } from './ids.ts';
 import type { Database, UploadRow, UploadState } from './schema.ts';
 
 type Db = Kysely<Database>;
@@ -126,7 +127,7 @@ export async function finishSettledUploads(db: Db, uploadIds: readonly string[])
 }
 
 export async function getUpload(db: Db, id: string): Promise<UploadRow | undefined> {
-  if (!/^\d{1,19}$/.test(id)) return undefined;
+  if (!isBigintId(id)) return undefined;
   return db.selectFrom('br_uploads').selectAll().where('id', '=', id).executeTakeFirst();
 }
 

@@ -51,10 +51,10 @@ describe('request semantics', () => {
   });
 
   it('refuses only what jsonb and receivers refuse: a real NUL or a lone surrogate, not the text \\u0000', () => {
-    expect(serialiseEvents([{ text: 'a backslash then u0000: \\u0000' }])).toHaveLength(1);
-    expect(() => serialiseEvents([{ ok: 1 }, { text: 'nul\u0000' }])).toThrow(/events\[1\]/);
-    expect(() => serialiseEvents([{ text: '\ud800 alone' }])).toThrow(/surrogate/);
-    expect(serialiseEvents([{ emoji: '😀' }])).toEqual(['{"emoji":"😀"}']);
+    expect(serialiseEvents([{ text: 'a backslash then u0000: \\u0000' }], 64)).toHaveLength(1);
+    expect(() => serialiseEvents([{ ok: 1 }, { text: 'nul\u0000' }], 64)).toThrow(/events\[1\]/);
+    expect(() => serialiseEvents([{ text: '\ud800 alone' }], 64)).toThrow(/surrogate/);
+    expect(serialiseEvents([{ emoji: '😀' }], 64)).toEqual(['{"emoji":"😀"}']);
   });
 
   it('names fields the way callers write them', () => {

@@ -1,8 +1,8 @@
 /**
  * Where callbacks may go. A callback is a request our server makes to a URL a caller chose, the
- * classic SSRF vector, so by default only public addresses are allowed: loopback, private,
- * link-local (cloud metadata at 169.254.169.254), CGNAT, multicast and documentation ranges are
- * refused. An operator can instead list hosts, `*.domain` suffixes, IPs and CIDRs; the list is
+ * classic SSRF vector, so by default only public addresses are allowed: every special-use range
+ * of the IANA registries is refused (special-addresses.ts), loopback, private and link-local
+ * (cloud metadata at 169.254.169.254) among them. An operator can instead list hosts, `*.domain` suffixes, IPs and CIDRs; the list is
  * then the complete set of allowed targets, private or not. `NODE_ENV=development` allows any
  * address when no list is set.
  *
@@ -12,10 +12,7 @@
  */
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
-
-const BLOCKED_V4 = ['0.0.0.0/8', '10.0.0.0/8', '100.64.0.0/10', '127.0.0.0/8', '169.254.0.0/16', '172.16.0.0/12', '192.0.0.0/24',
-  '192.0.2.0/24', '192.168.0.0/16', '198.18.0.0/15', '198.51.100.0/24', '203.0.113.0/24', '224.0.0.0/4', '240.0.0.0/4'];
-const BLOCKED_V6 = ['::/127', '64:ff9b::/96', '100::/64', '2001:db8::/32', 'fc00::/7', 'fe80::/10', 'ff00::/8'];
+import { specialUseRange } from './special-addresses.ts';
 
 function blockList(entries: readonly string[]): BlockList {
   const list = new BlockList();
@@ -27,8 +24,6 @@ function blockList(entries: readonly string[]): BlockList {
   }
   return list;
 }
-
-const NON_PUBLIC = blockList([...BLOCKED_V4, ...BLOCKED_V6]);
 
 /** `::ffff:10.0.0.1` is 10.0.0.1: judge the IPv4 address it carries. */
 function normalise(address: string): { address: string; family: 'ipv4' | 'ipv6' } {
@@ -68,8 +63,10 @@ export class CallbackPolicy {
     if (this.#hostListed(host)) return undefined;
     const { address: ip, family } = normalise(address);
     if (this.#listed) return this.#addresses.check(ip, family) ? undefined : `resolves to ${address}, which is not in BATCH_ROUTER_CALLBACK_ALLOW_LIST`;
-    if (this.development || !NON_PUBLIC.check(ip, family)) return undefined;
-    return `resolves to ${address}, a private, loopback or reserved address; list it in BATCH_ROUTER_CALLBACK_ALLOW_LIST to allow it`;
+    const range = this.development ? undefined : specialUseRange(address);
+    if (range === undefined) return undefined;
+    return `resolves to ${address}, a special-use address (${range}: private, loopback or reserved), not a public one; `
+      + 'list it in BATCH_ROUTER_CALLBACK_ALLOW_LIST to allow it';
   }
 
   /** Full check of a URL, resolving its host: what submit runs. */

@@ -19,7 +19,7 @@ import { ApiError } from '../errors.ts';
 import { idempotencyKeyOf, parsePrefer, requestHash, serialiseEvents } from '../http-semantics.ts';
 import type { ApiMetrics } from '../metrics.ts';
 import { errorResponses, SUBMISSION_STATES } from '../schemas.ts';
-import { loadSubmissionView, submissionPath, type SubmissionView } from '../views.ts';
+import { loadSubmissionView, submissionForViewer, submissionPath, type SubmissionView } from '../views.ts';
 
 export const MAX_EVENTS = 10_000;
 
@@ -123,7 +123,7 @@ export function registerEventRoutes(app: FastifyInstance, ctx: ApiContext, polic
     async (request, reply) => {
       const destination = acceptingDestination(ctx, request.principal, request.params.destinationId);
       const body = request.body;
-      const texts = serialiseEvents(body.events);
+      const texts = serialiseEvents(body.events, ctx.config.apiMaxEventDepth);
       const callbackUrl = body.callback?.url ?? null;
       if (callbackUrl !== null) {
         if (!ctx.config.callbackSecret) throw new ApiError(400, 'callbacks_disabled', 'callbacks are not enabled on this server (no BATCH_ROUTER_CALLBACK_SECRET); omit "callback"', 'callback');
@@ -132,6 +132,11 @@ export function registerEventRoutes(app: FastifyInstance, ctx: ApiContext, polic
       }
       const idempotencyKey = idempotencyKeyOf(request.headers['idempotency-key']);
       const keyId = principalKey(request.principal);
+      const prefer = parsePrefer(request.headers.prefer);
+      // A wait holds the connection for up to a minute: its slot is taken before anything is
+      // written, so a 429 here never leaves an accepted submission behind.
+      // The response's 'close' comes once it is sent or the client left, whatever happens between.
+      if (prefer.waitSeconds > 0) reply.raw.once('close', ctx.holds.acquire(keyId, 'waits'));
       const submissionId = `sub_${randomBytes(12).toString('base64url')}`;
       const result = await ctx.db.transaction().execute(async (trx) => {
         if (idempotencyKey) {
@@ -157,13 +162,12 @@ export function registerEventRoutes(app: FastifyInstance, ctx: ApiContext, polic
       reply.header('Location', submissionPath(result.submissionId));
       reply.header('Retry-After', String(await ctx.retryAfterSeconds(destination)));
       reply.header('Vary', 'Prefer');
-      const prefer = parsePrefer(request.headers.prefer);
       const gone = new AbortController();
       reply.raw.once('close', () => gone.abort());
       const view = result.repeat || prefer.waitSeconds > 0
         ? await waitUntilDone(ctx, result.submissionId, result.repeat ? 0 : prefer.waitSeconds, gone.signal)
         : undefined;
-      const answer = { ...result.response, ...(view ? { state: view.state, submission: view.resource } : {}) };
+      const answer = { ...result.response, ...(view ? { state: view.state, submission: submissionForViewer(view.resource, view.ownerKeyId, request.principal.keyId) } : {}) };
       if (result.repeat) return reply.code(200).send(answer);
       if (view?.done) return reply.code(200).header('Preference-Applied', `wait=${prefer.waitSeconds}`).send(answer);
       if (prefer.respondAsync) reply.header('Preference-Applied', 'respond-async');

@@ -4,6 +4,7 @@
  * answered exactly like a job that does not exist.
  */
 import type { FastifyInstance } from 'fastify';
+import { isBigintId } from '../../db/ids.ts';
 import { getJob } from '../../db/jobs.repository.ts';
 import { cancelJobs, requeueAborted } from '../../db/jobs.maintenance.ts';
 import { listJobsPage } from '../../db/jobs.reporting.ts';
@@ -28,7 +29,7 @@ interface ListQuery {
 export const encodeCursor = (id: string) => Buffer.from(`j:${id}`).toString('base64url');
 function decodeCursor(cursor: string): string {
   const match = /^j:(\d{1,19})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!match) throw new ApiError(400, 'invalid_request', 'query field "cursor" is not a cursor this API returned', 'cursor');
+  if (!match || !isBigintId(match[1]!)) throw new ApiError(400, 'invalid_request', 'query field "cursor" is not a cursor this API returned', 'cursor');
   return match[1]!;
 }
 

@@ -12,7 +12,7 @@ import type { ApiContext } from '../context.ts';
 import { ApiError, notFound } from '../errors.ts';
 import { errorResponses } from '../schemas.ts';
 import { streamSnapshots } from '../sse.ts';
-import { loadSubmissionView, submissionResultPath } from '../views.ts';
+import { loadSubmissionView, submissionForViewer, submissionResultPath } from '../views.ts';
 
 type IdParams = { Params: { id: string } };
 const params = { type: 'object', properties: { id: { type: 'string', maxLength: 100 } }, required: ['id'] } as const;
@@ -36,12 +36,13 @@ export function registerSubmissionRoutes(app: FastifyInstance, ctx: ApiContext):
       response: { 200: { $ref: 'Submission#' }, 303: { type: 'null', description: 'Done: `Location` is the list of its jobs.' }, ...errorResponses(401, 403, 404) },
     },
   }, async (request, reply) => {
-    const view = await loadSubmissionView(ctx.db, await visibleSubmission(ctx, request.principal, request.params.id));
+    const row = await visibleSubmission(ctx, request.principal, request.params.id);
+    const view = await loadSubmissionView(ctx.db, row);
     if (view.done && request.query.onComplete === 'redirect') {
       return reply.code(303).header('Location', submissionResultPath(request.params.id)).send();
     }
     if (!view.done) reply.header('Retry-After', '1');
-    return view.resource;
+    return submissionForViewer(view.resource, row.key_id, request.principal.keyId);
   });
 
   app.delete<IdParams>('/v1/submissions/:id', {
@@ -63,7 +64,7 @@ export function registerSubmissionRoutes(app: FastifyInstance, ctx: ApiContext):
       }
       throw new ApiError(410, 'already_final', 'every job of this submission is already final');
     }
-    return (await loadSubmissionView(ctx.db, row)).resource;
+    return submissionForViewer((await loadSubmissionView(ctx.db, row)).resource, row.key_id, request.principal.keyId);
   });
 
   app.get<IdParams>('/v1/submissions/:id/events', {
@@ -73,16 +74,14 @@ export function registerSubmissionRoutes(app: FastifyInstance, ctx: ApiContext):
     schema: { summary: 'Stream submission progress (SSE)', tags: ['submissions'], params, produces: ['text/event-stream'], response: { 200: sseResponse, ...errorResponses(401, 403, 404) } },
   }, async (request, reply) => {
     const row = await visibleSubmission(ctx, request.principal, request.params.id);
-    await streamSnapshots(request, reply, {
-      pollMs: ctx.config.ssePollMs,
-      heartbeatMs: ctx.config.sseHeartbeatMs,
-      registry: ctx.streams,
-      log: request.log,
+    await streamSnapshots(ctx, request, reply, {
+      key: `submission:${row.id}`,
       read: async () => {
         const fresh = (await getSubmission(ctx.db, row.id)) ?? row;
         const view = await loadSubmissionView(ctx.db, fresh);
         return { data: view.resource, done: view.done };
       },
+      present: (data) => submissionForViewer(data as Record<string, unknown>, row.key_id, request.principal.keyId),
     });
   });
 }

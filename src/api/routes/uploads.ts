@@ -73,11 +73,8 @@ export function registerUploadRoutes(app: FastifyInstance, ctx: ApiContext): voi
     },
   }, async (request, reply) => {
     const row = await visibleUpload(ctx, request.principal, request.params.id);
-    await streamSnapshots(request, reply, {
-      pollMs: ctx.config.ssePollMs,
-      heartbeatMs: ctx.config.sseHeartbeatMs,
-      registry: ctx.streams,
-      log: request.log,
+    await streamSnapshots(ctx, request, reply, {
+      key: `upload:${row.id}`,
       read: async () => {
         const fresh = (await getUpload(ctx.db, row.id)) ?? row;
         return { data: await uploadView(ctx.db, fresh), done: fresh.state === 'finished' };
