@@ -9,7 +9,7 @@
 import { sql } from 'kysely';
 import { tmpdir } from 'node:os';
 import { openDatabase } from '../../src/db/connect.ts';
-import { insertJobs } from '../../src/db/jobs.repository.ts';
+import { insertJobs } from '../../src/store/jobs.repository.ts';
 import { migrateToLatest } from '../../src/db/migrate.ts';
 import { spawnBenchChild } from '../lib/child.ts';
 import type { BurnDownSystem, PreparedSystem } from '../lib/types.ts';

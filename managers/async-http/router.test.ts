@@ -4,7 +4,7 @@
  * throttling and a restart between submit and poll.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { insertJobs } from '../../src/db/jobs.repository.ts';
+import { insertJobs } from '../../src/store/jobs.repository.ts';
 import type { Router } from '../../src/router/router.ts';
 import { startAsyncOpsFake, type AsyncOpsFake, type AsyncOpsFakeOptions } from './test/fake.ts';
 import { createTestDatabase } from '../../test/helpers/database.ts';

@@ -3,7 +3,7 @@
  * jobs end up as, not just what the manager returns.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { insertJobs } from '../../src/db/jobs.repository.ts';
+import { insertJobs } from '../../src/store/jobs.repository.ts';
 import type { Router } from '../../src/router/router.ts';
 import { startKlaviyoFake, type KlaviyoFake } from './test/klaviyo-fake.ts';
 import { createTestDatabase } from '../../test/helpers/database.ts';

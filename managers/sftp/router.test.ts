@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { insertJobs } from '../../src/db/jobs.repository.ts';
+import { insertJobs } from '../../src/store/jobs.repository.ts';
 import type { Router } from '../../src/router/router.ts';
 import type { ActiveDestination } from '../../src/router/types.ts';
 import { startFakeSftpServer, type FakeSftpServer } from '../../test/fakes/sftp-server.ts';

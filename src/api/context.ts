@@ -7,7 +7,7 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../config.ts';
 import type { Database } from '../db/schema.ts';
-import { typicalUploadSeconds } from '../db/uploads.reporting.ts';
+import { typicalUploadSeconds } from '../store/uploads.reporting.ts';
 import type { Destination } from '../destinations.ts';
 import type { LoopStatus } from '../util/loop.ts';
 import { canSee, type Principal } from './auth.ts';

@@ -8,10 +8,10 @@
  */
 import type { Kysely } from 'kysely';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { countByDestinationAndState } from '../db/jobs.repository.ts';
-import { oldestWaitingByDestination } from '../db/jobs.reporting.ts';
+import { countByDestinationAndState } from '../store/jobs.repository.ts';
+import { oldestWaitingByDestination } from '../store/jobs.reporting.ts';
 import type { Database } from '../db/schema.ts';
-import { recentDurations, recentUnconfirmedJobs, recentVendorErrors } from '../db/uploads.reporting.ts';
+import { recentDurations, recentUnconfirmedJobs, recentVendorErrors } from '../store/uploads.reporting.ts';
 
 /** Window of the duration quantiles and the vendor-error counts. */
 export const RECENT_WINDOW_MS = 15 * 60_000;

@@ -4,7 +4,7 @@
  * final state once retention has deleted the jobs.
  */
 import type { Kysely } from 'kysely';
-import { latestDeliveryOf } from '../db/callback-deliveries.repository.ts';
+import { latestDeliveryOf } from './store/callback-deliveries.repository.ts';
 import type { CallbackDeliveryRow, Database, JobRow, SubmissionRow, SubmissionState } from '../db/schema.ts';
 import {
   countStatesOfSubmission,
@@ -14,7 +14,7 @@ import {
   type JobReason,
   type StateCounts,
   type SubmissionSummary,
-} from '../db/submissions.repository.ts';
+} from './store/submissions.repository.ts';
 import type { JsonObject } from '../manager/contract.ts';
 
 /** How many failure reasons a submission shows. */

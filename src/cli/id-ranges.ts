@@ -5,7 +5,7 @@
  * Ranges built here hold only ids that were really returned: a gap (ids taken concurrently by
  * another writer) starts a new range instead of being papered over.
  */
-import type { IdRange } from '../db/jobs.repository.ts';
+import type { IdRange } from '../store/jobs.repository.ts';
 
 /** Appends ids (in any order) to `ranges`, merging runs of consecutive ids. Returns `ranges`. */
 export function addIds(ranges: IdRange[], ids: readonly string[]): IdRange[] {

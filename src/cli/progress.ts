@@ -5,7 +5,7 @@
  * Each refresh is one aggregate query over the enqueued id ranges, however many jobs there are.
  */
 import type { Kysely } from 'kysely';
-import { countStatesInRange, type IdRange } from '../db/jobs.repository.ts';
+import { countStatesInRange, type IdRange } from '../store/jobs.repository.ts';
 import type { Database, JobState } from '../db/schema.ts';
 import type { CliContext } from './command.ts';
 import { formatDuration } from './output.ts';

@@ -5,15 +5,15 @@
  * SKIP LOCKED. Uploads waiting for a whole-upload retry go before new batches.
  */
 import { sql } from 'kysely';
-import { claimJobsOfUpload, claimReadyJobs, readyBacklog, type ClaimedJob } from '../db/jobs.repository.ts';
-import { countOpenImports } from '../db/imports.repository.ts';
+import { claimJobsOfUpload, claimReadyJobs, readyBacklog, type ClaimedJob } from '../store/jobs.repository.ts';
+import { countOpenImports } from '../store/imports.repository.ts';
 import {
   claimRetryUpload,
   countUploading,
   createUpload,
   endUploadAttempt,
   setUploadSize,
-} from '../db/uploads.repository.ts';
+} from '../store/uploads.repository.ts';
 import type { ActiveDestination, RouterContext } from './types.ts';
 
 export type ClaimResult =

@@ -8,9 +8,9 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { ImportHandle, JobOutcome } from '../manager/contract.ts';
 import type { Database } from '../db/schema.ts';
-import { markAborted, markAllSucceeded, markSucceeded, scheduleRetries, snooze, type FailureCodes, type JobGuard } from '../db/jobs.transitions.ts';
+import { markAborted, markAllSucceeded, markSucceeded, scheduleRetries, snooze, type FailureCodes, type JobGuard } from '../store/jobs.transitions.ts';
 import { ERROR_CODES } from '../manager/error-codes.ts';
-import type { RetryPolicy } from '../db/retry-policy.ts';
+import type { RetryPolicy } from '../store/retry-policy.ts';
 import { redactText } from '../logger.ts';
 
 export const MISSING_OUTCOME = 'manager did not report an outcome for this job';

@@ -7,9 +7,9 @@
 import type { Logger } from 'pino';
 import type { JobOutcome, OpenImport, PollResult } from '../manager/contract.ts';
 import { classify, toError } from '../manager/errors.ts';
-import { claimDueImports, finishImport, jobsOfImport, schedulePoll } from '../db/imports.repository.ts';
-import { markAborted, markSucceeded, scheduleRetries } from '../db/jobs.transitions.ts';
-import { finishSettledUploads } from '../db/uploads.repository.ts';
+import { claimDueImports, finishImport, jobsOfImport, schedulePoll } from '../store/imports.repository.ts';
+import { markAborted, markSucceeded, scheduleRetries } from '../store/jobs.transitions.ts';
+import { finishSettledUploads } from '../store/uploads.repository.ts';
 import type { ImportRow } from '../db/schema.ts';
 import { redactText } from '../logger.ts';
 import { formatDuration } from '../util/duration.ts';

@@ -6,7 +6,7 @@
  */
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import { heartbeat } from '../db/uploads.repository.ts';
+import { heartbeat } from '../store/uploads.repository.ts';
 import type { Database } from '../db/schema.ts';
 import { toError } from '../manager/errors.ts';
 import { Loop, type LoopStatus } from '../util/loop.ts';

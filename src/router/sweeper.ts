@@ -3,10 +3,10 @@
  * expired) so their jobs are re-sent, aborts the waiting jobs of destinations whose config is
  * broken, and deletes finished jobs older than the retention age in bounded batches.
  */
-import { abortWaitingOfDestination, deleteFinishedJobs } from '../db/jobs.maintenance.ts';
-import { executingJobsOf, scheduleRetries } from '../db/jobs.transitions.ts';
-import { deleteFinishedUploads, expireLeases, finishSettledUploads } from '../db/uploads.repository.ts';
-import type { RetryPolicy } from '../db/retry-policy.ts';
+import { abortWaitingOfDestination, deleteFinishedJobs } from '../store/jobs.maintenance.ts';
+import { executingJobsOf, scheduleRetries } from '../store/jobs.transitions.ts';
+import { deleteFinishedUploads, expireLeases, finishSettledUploads } from '../store/uploads.repository.ts';
+import type { RetryPolicy } from '../store/retry-policy.ts';
 import type { RouterContext } from './types.ts';
 import { ERROR_CODES } from '../manager/error-codes.ts';
 

@@ -8,15 +8,15 @@ import type { Logger } from 'pino';
 import type { JobOutcome, JsonObject, UploadResult } from '../manager/contract.ts';
 import { classify, toError } from '../manager/errors.ts';
 import { ERROR_CODES } from '../manager/error-codes.ts';
-import { markAborted, markImporting, scheduleRetries, snooze } from '../db/jobs.transitions.ts';
-import { insertImports } from '../db/imports.repository.ts';
-import { endUploadAttempt, finishSettledUploads, setUploadSize } from '../db/uploads.repository.ts';
-import { backoffRangeMs } from '../db/retry-policy.ts';
+import { markAborted, markImporting, scheduleRetries, snooze } from '../store/jobs.transitions.ts';
+import { insertImports } from '../store/imports.repository.ts';
+import { endUploadAttempt, finishSettledUploads, setUploadSize } from '../store/uploads.repository.ts';
+import { backoffRangeMs } from '../store/retry-policy.ts';
 import { redactText } from '../logger.ts';
 import { removeStagingFile, stageRows, stagedBatch, stagingPath, type StagedEntry } from './staging.ts';
 import { applyOutcomes, reconcileOutcomes } from './outcomes.ts';
 import { callSignal } from './call-signal.ts';
-import type { ClaimedJob } from '../db/jobs.repository.ts';
+import type { ClaimedJob } from '../store/jobs.repository.ts';
 import type { ActiveDestination, RouterContext } from './types.ts';
 
 export interface ClaimedUpload {

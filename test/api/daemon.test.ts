@@ -9,7 +9,7 @@ import type { Companion } from '../../src/cli/commands/start.ts';
 import { apiCompanion } from '../../src/cli/commands/start.ts';
 import { loadConfig } from '../../src/config.ts';
 import { startDaemon, type Daemon } from '../../src/daemon.ts';
-import { insertJobs } from '../../src/db/jobs.repository.ts';
+import { insertJobs } from '../../src/store/jobs.repository.ts';
 import { cliWorkspace, runCli, startCli, type RunningCli } from '../cli/cli-runner.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { silentLog } from '../helpers/router.ts';

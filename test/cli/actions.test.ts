@@ -4,7 +4,7 @@
  */
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { insertJobs } from '../../src/db/jobs.repository.ts';
+import { insertJobs } from '../../src/store/jobs.repository.ts';
 import { createTestDatabase } from '../helpers/database.ts';
 import { cliWorkspace, parseJson, runCli, type CliWorkspace } from './cli-runner.ts';
 

@@ -4,8 +4,8 @@
  */
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { insertJobs } from '../../src/db/jobs.repository.ts';
-import { createUpload } from '../../src/db/uploads.repository.ts';
+import { insertJobs } from '../../src/store/jobs.repository.ts';
+import { createUpload } from '../../src/store/uploads.repository.ts';
 import { createTestDatabase } from '../helpers/database.ts';
 import { cliWorkspace, parseJson, runCli, type CliWorkspace } from './cli-runner.ts';
 

@@ -5,9 +5,9 @@
  */
 import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { requeueAborted } from '../../src/db/jobs.maintenance.ts';
-import { insertJobs } from '../../src/db/jobs.repository.ts';
-import { finalizeSubmissions, getSubmission, insertSubmission } from '../../src/db/submissions.repository.ts';
+import { requeueAborted } from '../../src/store/jobs.maintenance.ts';
+import { insertJobs } from '../../src/store/jobs.repository.ts';
+import { finalizeSubmissions, getSubmission, insertSubmission } from '../../src/api/store/submissions.repository.ts';
 import { createTestDatabase, requiresServer, requiresServerReason, type TestDatabase } from '../helpers/database.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 

@@ -4,8 +4,8 @@
  */
 import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { insertJobs } from '../../src/db/jobs.repository.ts';
-import { scheduleRetries } from '../../src/db/jobs.transitions.ts';
+import { insertJobs } from '../../src/store/jobs.repository.ts';
+import { scheduleRetries } from '../../src/store/jobs.transitions.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 
 const policy = { maxAttempts: 5, retryWindowMs: 3_600_000, minBackoffMs: 60_000, maxBackoffMs: 600_000 };

@@ -5,7 +5,7 @@
  */
 import type { Kysely } from 'kysely';
 import { afterEach, beforeEach } from 'vitest';
-import { insertJobs } from '../../src/db/jobs.repository.ts';
+import { insertJobs } from '../../src/store/jobs.repository.ts';
 import type { Database, JobState } from '../../src/db/schema.ts';
 import type { Router } from '../../src/router/router.ts';
 import type { ActiveDestination } from '../../src/router/types.ts';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
-import { insertJobs } from '../../src/db/jobs.repository.ts';
+import { insertJobs } from '../../src/store/jobs.repository.ts';
 import { RetryableError, SnoozeError } from '../../src/manager/errors.ts';
 import { createTestDatabase } from '../helpers/database.ts';
 import { waitFor } from '../helpers/wait-for.ts';

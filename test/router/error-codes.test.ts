@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
-import { insertJobs } from '../../src/db/jobs.repository.ts';
+import { insertJobs } from '../../src/store/jobs.repository.ts';
 import type { JobOutcome } from '../../src/manager/contract.ts';
 import { PermanentError, RetryableError } from '../../src/manager/errors.ts';
 import { ERROR_CODES } from '../../src/manager/error-codes.ts';

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
-import { insertJobs } from '../../src/db/jobs.repository.ts';
+import { insertJobs } from '../../src/store/jobs.repository.ts';
 import type { JobOutcome, OpenImport, PollResult } from '../../src/manager/contract.ts';
 import { RetryableError } from '../../src/manager/errors.ts';
 import { createTestDatabase } from '../helpers/database.ts';

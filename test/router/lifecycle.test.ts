@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
-import { insertJobs } from '../../src/db/jobs.repository.ts';
+import { insertJobs } from '../../src/store/jobs.repository.ts';
 import { startDaemon, type Daemon } from '../../src/daemon.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createTestDatabase } from '../helpers/database.ts';

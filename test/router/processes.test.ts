@@ -5,7 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import { createPool } from '../../src/db/connect.ts';
-import { insertJobs } from '../../src/db/jobs.repository.ts';
+import { insertJobs } from '../../src/store/jobs.repository.ts';
 import type { Database } from '../../src/db/schema.ts';
 import { abortableDelay } from '../../src/util/delay.ts';
 import { createTestDatabase, requiresServer, requiresServerReason } from '../helpers/database.ts';

@@ -4,10 +4,10 @@
  * destination's aborted jobs.
  */
 import type { FastifyInstance } from 'fastify';
-import { countOpenImports } from '../../db/imports.repository.ts';
-import { requeueAborted } from '../../db/jobs.maintenance.ts';
-import { destinationActivity } from '../../db/jobs.reporting.ts';
-import { latestVendorError } from '../../db/uploads.reporting.ts';
+import { countOpenImports } from '../../store/imports.repository.ts';
+import { requeueAborted } from '../../store/jobs.maintenance.ts';
+import { destinationActivity } from '../../store/jobs.reporting.ts';
+import { latestVendorError } from '../../store/uploads.reporting.ts';
 import type { Destination } from '../../destinations.ts';
 import { canSee } from '../auth.ts';
 import { visibleDestination, type ApiContext } from '../context.ts';

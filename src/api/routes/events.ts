@@ -7,9 +7,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { claimIdempotencyKey, getIdempotencyKey, saveIdempotentResponse } from '../../db/idempotency-keys.repository.ts';
-import { insertJobs } from '../../db/jobs.repository.ts';
-import { getSubmission, insertSubmission } from '../../db/submissions.repository.ts';
+import { claimIdempotencyKey, getIdempotencyKey, saveIdempotentResponse } from '../store/idempotency-keys.repository.ts';
+import { insertJobs } from '../../store/jobs.repository.ts';
+import { getSubmission, insertSubmission } from '../store/submissions.repository.ts';
 import type { JsonObject } from '../../manager/contract.ts';
 import { abortableDelay } from '../../util/delay.ts';
 import { principalKey } from '../auth.ts';

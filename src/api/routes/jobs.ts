@@ -5,10 +5,10 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { isBigintId } from '../../db/ids.ts';
-import { getJob } from '../../db/jobs.repository.ts';
-import { cancelJobs, requeueAborted } from '../../db/jobs.maintenance.ts';
-import { listJobsPage } from '../../db/jobs.reporting.ts';
-import { readPayload } from '../../db/job-payloads.repository.ts';
+import { getJob } from '../../store/jobs.repository.ts';
+import { cancelJobs, requeueAborted } from '../../store/jobs.maintenance.ts';
+import { listJobsPage } from '../../store/jobs.reporting.ts';
+import { readPayload } from '../../store/job-payloads.repository.ts';
 import { JOB_STATES, type JobRow, type JobState } from '../../db/schema.ts';
 import { canSee, hasScope, visibleDestinations, type Principal } from '../auth.ts';
 import type { ApiContext } from '../context.ts';

@@ -4,9 +4,9 @@
  * SSE stream of its progress.
  */
 import type { FastifyInstance } from 'fastify';
-import { cancelJobs } from '../../db/jobs.maintenance.ts';
+import { cancelJobs } from '../../store/jobs.maintenance.ts';
 import type { SubmissionRow } from '../../db/schema.ts';
-import { countStatesOfSubmission, getSubmission } from '../../db/submissions.repository.ts';
+import { countStatesOfSubmission, getSubmission } from '../store/submissions.repository.ts';
 import { canSee, type Principal } from '../auth.ts';
 import type { ApiContext } from '../context.ts';
 import { ApiError, notFound } from '../errors.ts';

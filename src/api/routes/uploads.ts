@@ -4,10 +4,10 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
-import { countStatesOfUpload } from '../../db/jobs.repository.ts';
-import { importsOfUpload } from '../../db/imports.repository.ts';
+import { countStatesOfUpload } from '../../store/jobs.repository.ts';
+import { importsOfUpload } from '../../store/imports.repository.ts';
 import type { Database, UploadRow } from '../../db/schema.ts';
-import { getUpload } from '../../db/uploads.repository.ts';
+import { getUpload } from '../../store/uploads.repository.ts';
 import { canSee, type Principal } from '../auth.ts';
 import type { ApiContext } from '../context.ts';
 import { notFound } from '../errors.ts';

@@ -4,7 +4,7 @@
  * database (removed from the file, or typo'd ids enqueued with --force) are listed too, since
  * their jobs wait for ever otherwise. Configs are shown with secrets replaced, never as written.
  */
-import { countByDestinationAndState } from '../../db/jobs.repository.ts';
+import { countByDestinationAndState } from '../../store/jobs.repository.ts';
 import { JOB_STATES, type JobState } from '../../db/schema.ts';
 import type { Destination } from '../../destinations.ts';
 import { redactText } from '../../logger.ts';

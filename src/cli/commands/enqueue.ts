@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { findLiveDaemon } from '../../db/embedded.ts';
-import { insertJobs, type IdRange } from '../../db/jobs.repository.ts';
+import { insertJobs, type IdRange } from '../../store/jobs.repository.ts';
 import { DESTINATION_ID_PATTERN } from '../../destinations.ts';
 import { optFlag, optSeconds, optString } from '../args.ts';
 import { CliError, EXIT, UsageError, type CliContext, type Command } from '../command.ts';

@@ -4,7 +4,7 @@
  * Both refuse to act on every job in the database unless told so with --all: an empty filter is
  * more often a forgotten flag than a wish.
  */
-import { countMatchingByState, cancelJobs, requeueAborted, type JobSelector } from '../../db/jobs.maintenance.ts';
+import { countMatchingByState, cancelJobs, requeueAborted, type JobSelector } from '../../store/jobs.maintenance.ts';
 import { optDate, optFlag, optList, optString, parseId } from '../args.ts';
 import { EXIT, UsageError, type Command, type ParsedInput } from '../command.ts';
 import { withDatabase } from '../database.ts';

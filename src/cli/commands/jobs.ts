@@ -2,11 +2,11 @@
  * `batch-router jobs` (a filtered listing, newest first, paged with --before) and
  * `batch-router job <id>` (one job with its payload, upload, import and next try).
  */
-import { readPayload, readPayloads } from '../../db/job-payloads.repository.ts';
-import { getImport } from '../../db/imports.repository.ts';
-import { getJob, listJobs } from '../../db/jobs.repository.ts';
+import { readPayload, readPayloads } from '../../store/job-payloads.repository.ts';
+import { getImport } from '../../store/imports.repository.ts';
+import { getJob, listJobs } from '../../store/jobs.repository.ts';
 import { JOB_STATES, type JobRow } from '../../db/schema.ts';
-import { getUpload } from '../../db/uploads.repository.ts';
+import { getUpload } from '../../store/uploads.repository.ts';
 import { optFlag, optInt, optList, optString, parseId, parseStates } from '../args.ts';
 import { EXIT, UsageError, type Command } from '../command.ts';
 import { withDatabase } from '../database.ts';

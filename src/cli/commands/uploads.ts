@@ -3,10 +3,10 @@
  * with its vendor imports and where its jobs stand). For "why is nothing arriving" questions the
  * upload is usually the right level: one row per batch, with the last error of the batch.
  */
-import { importsOfUpload } from '../../db/imports.repository.ts';
-import { countStatesOfUpload } from '../../db/jobs.repository.ts';
+import { importsOfUpload } from '../../store/imports.repository.ts';
+import { countStatesOfUpload } from '../../store/jobs.repository.ts';
 import { JOB_STATES } from '../../db/schema.ts';
-import { getUpload, listUploads } from '../../db/uploads.repository.ts';
+import { getUpload, listUploads } from '../../store/uploads.repository.ts';
 import { optFlag, optInt, optList, optString, parseId, parseStates } from '../args.ts';
 import { EXIT, UsageError, type Command } from '../command.ts';
 import { withDatabase } from '../database.ts';

@@ -6,7 +6,7 @@
  */
 import { sql, type Kysely } from 'kysely';
 import type { JsonObject } from '../manager/contract.ts';
-import type { Database } from './schema.ts';
+import type { Database } from '../db/schema.ts';
 
 /** The stored JSON texts of the given jobs, keyed by job id. */
 export async function readPayloadTexts(db: Kysely<Database>, jobIds: readonly string[]): Promise<Map<string, string>> {

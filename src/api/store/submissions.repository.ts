@@ -5,7 +5,7 @@
  * see the outcome after retention deleted the jobs.
  */
 import { sql, type Kysely } from 'kysely';
-import type { Database, JobState, SubmissionRow, SubmissionState } from './schema.ts';
+import type { Database, JobState, SubmissionRow, SubmissionState } from '../../db/schema.ts';
 
 type Db = Kysely<Database>;
 export type StateCounts = Record<JobState, number>;

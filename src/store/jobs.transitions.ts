@@ -5,7 +5,7 @@
  * state: rows that no longer match the guard are simply not touched, and the returned counts say so.
  */
 import { sql, type Kysely, type RawBuilder } from 'kysely';
-import type { Database } from './schema.ts';
+import type { Database } from '../db/schema.ts';
 import type { ErrorCode } from '../manager/error-codes.ts';
 import { exhaustedSql, gaveUpReasonSql, nextAttemptSql, type RetryPolicy } from './retry-policy.ts';
 

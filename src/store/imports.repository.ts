@@ -4,9 +4,9 @@
  * that dies simply lets its lease lapse; everything needed to poll lives in `handle`.
  */
 import { sql, type Kysely } from 'kysely';
-import { isBigintId } from './ids.ts';
+import { isBigintId } from '../db/ids.ts';
 import type { JsonObject } from '../manager/contract.ts';
-import type { Database, ImportRow, ImportState } from './schema.ts';
+import type { Database, ImportRow, ImportState } from '../db/schema.ts';
 import type { Lease } from './uploads.repository.ts';
 
 type Db = Kysely<Database>;

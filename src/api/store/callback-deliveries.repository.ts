@@ -6,7 +6,7 @@
  * unchanged `webhook-id` lets the receiver drop the duplicate).
  */
 import { sql, type Kysely } from 'kysely';
-import type { CallbackDeliveryRow, CallbackState, Database } from './schema.ts';
+import type { CallbackDeliveryRow, CallbackState, Database } from '../../db/schema.ts';
 
 type Db = Kysely<Database>;
 const ms = (value: number) => sql`${value}::double precision * interval '1 millisecond'`;

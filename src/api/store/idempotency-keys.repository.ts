@@ -5,8 +5,8 @@
  * racing repeats can never both enqueue.
  */
 import { sql, type Kysely } from 'kysely';
-import type { JsonObject } from '../manager/contract.ts';
-import type { Database } from './schema.ts';
+import type { JsonObject } from '../../manager/contract.ts';
+import type { Database } from '../../db/schema.ts';
 
 type Db = Kysely<Database>;
 

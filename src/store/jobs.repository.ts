@@ -3,8 +3,8 @@
  * listings and retention. Router state transitions are in `jobs.transitions.ts`.
  */
 import { sql, type Kysely } from 'kysely';
-import { isBigintId } from './ids.ts';
-import type { Database, JobRow, JobState } from './schema.ts';
+import { isBigintId } from '../db/ids.ts';
+import type { Database, JobRow, JobState } from '../db/schema.ts';
 
 type Db = Kysely<Database>;
 

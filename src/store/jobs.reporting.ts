@@ -5,7 +5,7 @@
  * metrics counts, which read the (destination, state, id) index only.
  */
 import { sql, type Kysely, type RawBuilder } from 'kysely';
-import type { Database, JobRow, JobState } from './schema.ts';
+import type { Database, JobRow, JobState } from '../db/schema.ts';
 
 type Db = Kysely<Database>;
 

@@ -3,8 +3,8 @@
  * jobs whose worker died, and the retention sweep. All set-based and guarded by current state.
  */
 import { sql, type Kysely } from 'kysely';
-import type { Database, JobState } from './schema.ts';
-import { lockSubmissions, reopenSubmissions } from './submissions.repository.ts';
+import type { Database, JobState } from '../db/schema.ts';
+import { lockSubmissions, reopenSubmissions } from '../api/store/submissions.repository.ts';
 
 type Db = Kysely<Database>;
 

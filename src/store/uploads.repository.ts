@@ -4,8 +4,8 @@
  * every change to it is guarded by lease owner and attempt, which is what stops a zombie worker.
  */
 import { sql, type Kysely } from 'kysely';
-import { isBigintId } from './ids.ts';
-import type { Database, UploadRow, UploadState } from './schema.ts';
+import { isBigintId } from '../db/ids.ts';
+import type { Database, UploadRow, UploadState } from '../db/schema.ts';
 
 type Db = Kysely<Database>;
 const ms = (value: number) => sql`${value}::double precision * interval '1 millisecond'`;
