@@ -9,8 +9,12 @@ import type { Database, JobRow, JobState } from '../db/schema.ts';
 
 type Db = Kysely<Database>;
 
-export interface JobPageFilter {
-  /** Destinations the caller may see; undefined means all. An empty list sees nothing. */
+/**
+ * What `listJobs` selects; every field is optional except `limit`, and set fields combine with AND.
+ * The one listing behind both the CLI (`batch-router jobs`) and the API (`GET /v1/jobs`).
+ */
+export interface JobListFilter {
+  /** Destinations the caller may see (API keys scoped to destinations); undefined means all. An empty list sees nothing. */
   visibleDestinations?: readonly string[] | undefined;
   destinationId?: string | undefined;
   states?: readonly JobState[] | undefined;
@@ -24,7 +28,8 @@ export interface JobPageFilter {
   limit: number;
 }
 
-export async function listJobsPage(db: Db, f: JobPageFilter): Promise<JobRow[]> {
+/** Jobs matching `f`, newest first, at most `f.limit`; page on with `beforeId` = the last id returned. */
+export async function listJobs(db: Db, f: JobListFilter): Promise<JobRow[]> {
   if (f.visibleDestinations && f.visibleDestinations.length === 0) return [];
   const conditions: RawBuilder<unknown>[] = [sql`true`];
   const add = (value: unknown, condition: RawBuilder<unknown>) => value !== undefined && conditions.push(condition);

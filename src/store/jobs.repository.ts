@@ -1,6 +1,6 @@
 /**
- * SQL for `br_jobs` (with `br_job_payloads` written alongside): enqueue, claim, operator actions,
- * listings and retention. Router state transitions are in `jobs.transitions.ts`.
+ * SQL for `br_jobs` (with `br_job_payloads` written alongside): enqueue, claim and counts; the
+ * listing is in `jobs.reporting.ts`, operator actions and retention in `jobs.maintenance.ts`. Router state transitions are in `jobs.transitions.ts`.
  */
 import { sql, type Kysely } from 'kysely';
 import { isBigintId } from '../db/ids.ts';
@@ -129,26 +129,6 @@ export async function readyBacklog(
 export async function getJob(db: Db, id: string): Promise<JobRow | undefined> {
   if (!isBigintId(id)) return undefined;
   return db.selectFrom('br_jobs').selectAll().where('id', '=', id).executeTakeFirst();
-}
-
-export interface JobFilter {
-  destinationId?: string | undefined;
-  states?: readonly JobState[] | undefined;
-  submissionId?: string | undefined;
-  ids?: readonly string[] | undefined;
-  /** Keyset pagination: only ids below this one (listings go newest first). */
-  beforeId?: string | undefined;
-  limit: number;
-}
-
-export async function listJobs(db: Db, filter: JobFilter): Promise<JobRow[]> {
-  let query = db.selectFrom('br_jobs').selectAll().orderBy('id', 'desc').limit(filter.limit);
-  if (filter.destinationId) query = query.where('destination_id', '=', filter.destinationId);
-  if (filter.states && filter.states.length > 0) query = query.where('state', 'in', [...filter.states]);
-  if (filter.submissionId) query = query.where('submission_id', '=', filter.submissionId);
-  if (filter.ids && filter.ids.length > 0) query = query.where('id', 'in', [...filter.ids]);
-  if (filter.beforeId) query = query.where('id', '<', filter.beforeId);
-  return query.execute();
 }
 
 /**

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { isBigintId } from '../../db/ids.ts';
 import { getJob } from '../../store/jobs.repository.ts';
 import { cancelJobs, requeueAborted } from '../../store/jobs.maintenance.ts';
-import { listJobsPage } from '../../store/jobs.reporting.ts';
+import { listJobs } from '../../store/jobs.reporting.ts';
 import { readPayload } from '../../store/job-payloads.repository.ts';
 import { JOB_STATES, type JobRow, type JobState } from '../../db/schema.ts';
 import { canSee, hasScope, visibleDestinations, type Principal } from '../auth.ts';
@@ -70,7 +70,7 @@ export function registerJobRoutes(app: FastifyInstance, ctx: ApiContext): void {
   }, async (request) => {
     const q = request.query;
     const date = (value: string | undefined) => (value === undefined ? undefined : new Date(value));
-    const rows = await listJobsPage(ctx.db, {
+    const rows = await listJobs(ctx.db, {
       visibleDestinations: visibleDestinations(request.principal),
       destinationId: q.destinationId, states: states(q.state), submissionId: q.submissionId,
       createdAfter: date(q.createdAfter), createdBefore: date(q.createdBefore),
