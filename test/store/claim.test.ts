@@ -1,0 +1,120 @@
+/**
+ * Store conformance: claiming. Batch limits (count and bytes), id order, one upload per job,
+ * destinations kept apart, not-yet-due retries left alone, the backlog probe the claim loop reads,
+ * SKIP LOCKED between two sessions, and the per-destination concurrency limit of claimNextUpload.
+ */
+import { describe, expect, it } from 'vitest';
+import { claimReadyJobs, readyBacklog } from '../../src/store/jobs.repository.ts';
+import { endUploadAttempt } from '../../src/store/uploads.repository.ts';
+import { scheduleRetries } from '../../src/store/jobs.transitions.ts';
+import { claimNextUpload } from '../../src/router/claim.ts';
+import type { RouterContext } from '../../src/router/types.ts';
+import { scriptedManager, testDestination } from '../helpers/scripted-manager.ts';
+import { requiresServer } from '../helpers/database.ts';
+import { silentLog } from '../helpers/router.ts';
+import { DEST, OTHER_DEST, RETRY_NOW, storeFixture } from './store-fixture.ts';
+
+describe('store: claim', () => {
+  const s = storeFixture();
+
+  const batchCases = [
+    { name: 'takes at most `limit` jobs', ready: 5, limit: 3, maxBytes: 1e9, claimed: 3 },
+    { name: 'takes what is there when fewer than `limit` are ready', ready: 2, limit: 10, maxBytes: 1e9, claimed: 2 },
+    { name: 'takes nothing from an empty destination', ready: 0, limit: 10, maxBytes: 1e9, claimed: 0 },
+    // Each event is {"n":i,"type":"track"}: 22 bytes for one digit. 50 bytes hold two of them.
+    { name: 'stops before the summed payload bytes pass maxBytes', ready: 5, limit: 10, maxBytes: 50, claimed: 2 },
+    { name: 'always takes the first job, even one larger than maxBytes', ready: 3, limit: 10, maxBytes: 1, claimed: 1 },
+  ];
+  it.each(batchCases)('$name', async ({ ready, limit, maxBytes, claimed }) => {
+    const ids = await s.enqueue(ready);
+    const { jobs } = await s.claim({ limit, maxBytes });
+    expect(jobs.map((j) => j.id)).toEqual(ids.slice(0, claimed));
+  });
+
+  it('returns each job with its attempt counted and its payload byte for byte, in id order', async () => {
+    const ids = await s.enqueue(3);
+    const { uploadId, jobs } = await s.claim();
+    expect(jobs).toEqual(ids.map((id, i) => ({ id, attempts: 1, payload: JSON.stringify({ n: i, type: 'track' }) })));
+    for (const id of ids) {
+      const job = await s.job(id);
+      expect([job.state, job.upload_id]).toEqual(['executing', uploadId]);
+    }
+  });
+
+  it('never puts a job in two uploads: a second claim takes only what the first left', async () => {
+    const ids = await s.enqueue(5);
+    const first = await s.claim({ limit: 3 });
+    const second = await s.claim({ limit: 3 });
+    const third = await s.claim({ limit: 3 });
+    expect(first.jobs.map((j) => j.id)).toEqual(ids.slice(0, 3));
+    expect(second.jobs.map((j) => j.id)).toEqual(ids.slice(3));
+    expect(third.jobs).toEqual([]);
+  });
+
+  it('claims only the given destination', async () => {
+    const mine = await s.enqueue(2, DEST);
+    await s.enqueue(2, OTHER_DEST);
+    expect((await s.claim({ destinationId: DEST })).jobs.map((j) => j.id)).toEqual(mine);
+  });
+
+  it('leaves a retry alone until its next attempt is due, then takes it again', async () => {
+    const [id] = await s.enqueue(1);
+    const { uploadId } = await s.claim();
+    const later = { ...RETRY_NOW, minBackoffMs: 3_600_000, maxBackoffMs: 3_600_000 };
+    await scheduleRetries(s.t.db, { state: 'executing', uploadId }, [{ jobId: id!, error: 'HTTP 503', code: 'vendor_unavailable' }], later, false);
+    expect((await s.claim()).jobs).toEqual([]);
+    const backlog = await readyBacklog(s.t.db, DEST, 10, 1000);
+    expect(backlog.ready).toBe(0);
+    expect(backlog.nextReadyInMs).toBeGreaterThan(1_700_000);
+
+    const [other] = await s.enqueue(1);
+    await scheduleRetries(s.t.db, { state: 'executing', uploadId: (await s.claim()).uploadId }, [{ jobId: other!, error: 'HTTP 503', code: 'vendor_unavailable' }], RETRY_NOW, false);
+    const again = await s.claim();
+    expect(again.jobs.map((j) => [j.id, j.attempts])).toEqual([[other, 2]]);
+  });
+
+  it('reports the ready backlog capped at `cap`, and skips counting once the oldest has waited sendAfterMs', async () => {
+    await s.enqueue(5);
+    expect((await readyBacklog(s.t.db, DEST, 3, 3_600_000)).ready).toBe(3);
+    expect((await readyBacklog(s.t.db, DEST, 10, 3_600_000)).ready).toBe(5);
+    expect((await readyBacklog(s.t.db, DEST, 10, 0)).ready).toBeNull();
+    expect(await readyBacklog(s.t.db, OTHER_DEST, 10, 0)).toEqual({ ready: 0, oldestWaitMs: 0, nextReadyInMs: null });
+  });
+
+  // Skipped on PGlite, which serialises every connection into one session (see requiresServerReason).
+  describe.skipIf(requiresServer)('between two sessions (PostgreSQL server)', () => {
+    it('SKIP LOCKED: a second session claims other jobs at once while the first holds its claim open', async () => {
+      const ids = await s.enqueue(6);
+      const [firstIds, secondIds] = await s.t.db.transaction().execute(async (trx) => {
+        const held = await claimReadyJobs(trx, { destinationId: DEST, uploadId: '1', limit: 3, maxBytes: 1e9 });
+        // A different pooled connection, while trx still holds its row locks: it must not wait.
+        const other = await s.claim({ limit: 10 });
+        return [held.map((j) => j.id), other.jobs.map((j) => j.id)];
+      });
+      expect(firstIds).toEqual(ids.slice(0, 3));
+      expect(secondIds).toEqual(ids.slice(3));
+    });
+
+    it('claimNextUpload keeps to uploadConcurrency across sessions, then frees the slot when an upload ends', async () => {
+      await s.enqueue(10);
+      const { manager } = scriptedManager();
+      const destination = testDestination(manager, DEST, { uploadConcurrency: 2, maxEventsPerUpload: 3 });
+      const ctx = (workerId: string): RouterContext => ({
+        db: s.t.db, log: silentLog, workerId, leaseMs: 60_000, stagingDir: '/nonexistent', stagingMemoryBytes: 0,
+        hardStop: new AbortController().signal,
+      });
+      const results = await Promise.all(['w1', 'w2', 'w3'].map((w) => claimNextUpload(ctx(w), destination)));
+      const claimed = results.filter((r) => r.kind === 'claimed');
+      expect(claimed).toHaveLength(2);
+      expect(results.filter((r) => r.kind === 'at-capacity')).toHaveLength(1);
+      const jobIds = claimed.flatMap((r) => (r.kind === 'claimed' ? r.jobs.map((j) => j.id) : []));
+      expect(new Set(jobIds).size).toBe(6);
+
+      const done = claimed[0]!;
+      if (done.kind !== 'claimed') throw new Error('unreachable');
+      const owner = ['w1', 'w2', 'w3'][results.indexOf(done)]!;
+      expect(await endUploadAttempt(s.t.db, { uploadId: done.uploadId, owner, attempt: 1, state: 'finished' })).toBe(true);
+      expect((await claimNextUpload(ctx('w4'), destination)).kind).toBe('claimed');
+    });
+  });
+});
