@@ -8,10 +8,8 @@ import { claimReadyJobs, readyBacklog } from '../../src/store/jobs.repository.ts
 import { endUploadAttempt } from '../../src/store/uploads.repository.ts';
 import { scheduleRetries } from '../../src/store/jobs.transitions.ts';
 import { claimNextUpload } from '../../src/router/claim.ts';
-import type { RouterContext } from '../../src/router/types.ts';
 import { scriptedManager, testDestination } from '../helpers/scripted-manager.ts';
 import { requiresServer } from '../helpers/database.ts';
-import { silentLog } from '../helpers/router.ts';
 import { DEST, OTHER_DEST, RETRY_NOW, storeFixture } from './store-fixture.ts';
 
 describe('store: claim', () => {
@@ -99,10 +97,7 @@ describe('store: claim', () => {
       await s.enqueue(10);
       const { manager } = scriptedManager();
       const destination = testDestination(manager, DEST, { uploadConcurrency: 2, maxEventsPerUpload: 3 });
-      const ctx = (workerId: string): RouterContext => ({
-        db: s.t.db, log: silentLog, workerId, leaseMs: 60_000, stagingDir: '/nonexistent', stagingMemoryBytes: 0,
-        hardStop: new AbortController().signal,
-      });
+      const ctx = s.routerContext;
       const results = await Promise.all(['w1', 'w2', 'w3'].map((w) => claimNextUpload(ctx(w), destination)));
       const claimed = results.filter((r) => r.kind === 'claimed');
       expect(claimed).toHaveLength(2);

@@ -11,7 +11,9 @@ import { insertImports } from '../../src/store/imports.repository.ts';
 import { markImporting } from '../../src/store/jobs.transitions.ts';
 import type { RetryPolicy } from '../../src/store/retry-policy.ts';
 import type { JobRow } from '../../src/db/schema.ts';
+import type { RouterContext } from '../../src/router/types.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { silentLog } from '../helpers/router.ts';
 
 export const DEST = 'dest-a';
 export const OTHER_DEST = 'dest-b';
@@ -31,6 +33,8 @@ export interface StoreFixture {
   /** Claims the given destination's ready jobs and moves them all into one import. */
   importing(n: number): Promise<{ uploadId: string; importId: string; jobIds: string[] }>;
   job(id: string): Promise<JobRow>;
+  /** What the router's claim and sweeper functions need, for worker `workerId`. */
+  routerContext(workerId: string): RouterContext;
   states(ids: readonly string[]): Promise<string[]>;
 }
 
@@ -72,6 +76,15 @@ export function storeFixture(): StoreFixture {
       if (!row) throw new Error(`job ${id} is gone`);
       return row;
     },
+    routerContext: (workerId) => ({
+      db: t!.db,
+      log: silentLog,
+      workerId,
+      leaseMs: 60_000,
+      stagingDir: '/nonexistent',
+      stagingMemoryBytes: 0,
+      hardStop: new AbortController().signal,
+    }),
     async states(ids) {
       return Promise.all(ids.map(async (id) => (await fixture.job(id)).state));
     },
