@@ -21,7 +21,7 @@ export function Time({ at }) {
   const date = new Date(at);
   const ago = (Date.now() - date.getTime()) / 1000;
   const text = date.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
-  const relative = ago >= 0 && ago < 86400 ? ` (${duration(ago)} ago)` : '';
+  const relative = ago < 0 || ago >= 86400 ? '' : ago < 2 ? ' (just now)' : ` (${duration(ago)} ago)`;
   return html`<time datetime=${date.toISOString()} title=${`${date.toISOString()} (UTC) — ${date.toString()}`}>${text}${relative}</time>`;
 }
 
@@ -40,7 +40,7 @@ export function MinuteChart({ series }) {
   const values = series ?? [];
   const max = Math.max(1, ...values);
   const total = values.reduce((a, b) => a + b, 0);
-  const w = 120, hgt = 24, bar = w / Math.max(1, values.length);
+  const w = 90, hgt = 24, bar = w / Math.max(1, values.length);
   const d = values.map((v, i) => (v > 0 ? `M${(i * bar).toFixed(1)} ${hgt}V${(hgt - (v / max) * hgt).toFixed(1)}` : '')).join('');
   const label = `${n(total)} delivered in the last hour; ${n(values[values.length - 1] ?? 0)} this minute; peak ${n(max === 1 && total === 0 ? 0 : max)} per minute`;
   return html`<span class="chart"><svg viewBox=${`0 0 ${w} ${hgt}`} width=${w} height=${hgt} role="img" aria-label=${label}>

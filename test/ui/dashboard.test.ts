@@ -124,9 +124,7 @@ describe.skipIf(skip !== undefined)('dashboard in Chromium', () => {
     expect(await page.locator('dd[data-state="waiting"]').textContent()).toBe('5');
 
     // Cancel from the destination page in a second tab; the first one moves on its own (SSE).
-    const other = await chromium.context.newPage();
-    await other.goto(`${h.url}/ui/`);
-    await other.evaluate((key) => sessionStorage.setItem('batch-router.api-key', key), h.keys.operator!);
+    const other = await signIn(h.keys.operator!);
     await other.goto(`${h.url}/ui/#/destinations/audit-feed`);
     await other.getByRole('button', { name: 'Cancel waiting (5)' }).click();
     const dialog = other.getByRole('dialog', { name: 'Cancel waiting' });
