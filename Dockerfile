@@ -28,6 +28,8 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY bin ./bin
 COPY config ./config
+# The dashboard (/ui) and API reference (/docs): static files served as they are, no build step.
+COPY ui ./ui
 USER batchrouter
 VOLUME ["/var/lib/batch-router"]
 EXPOSE 8080

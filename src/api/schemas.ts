@@ -143,6 +143,7 @@ export const UploadSchema = {
         properties: {
           id: text, state: text, progress: { type: ['number', 'null'] }, pollCount: count,
           lastError: nullableText, errorCode: nullableText, unconfirmedJobs: count, startedAt: time, finishedAt: nullableTime,
+          vendorId: { ...nullableText, description: 'The vendor\'s id of this import (job or batch id) when the manager recorded one, to quote to the vendor\'s support.' },
         },
       },
     },
@@ -171,7 +172,8 @@ export const DestinationSchema = {
         },
         lastError: nullableText,
         lastErrorAt: nullableTime,
-        openImports: count,
+        openImports: { ...count, description: 'Imports the vendor is still working on, being polled.' },
+        uploadsInFlight: { ...count, description: 'Uploads being sent or waiting to be re-sent.' },
       },
     },
     backlog: { $ref: 'StateCounts#' },
@@ -181,6 +183,11 @@ export const DestinationSchema = {
       description: 'Jobs that reached a final state in the last `windowMinutes`, per minute.',
       properties: { windowMinutes: count, succeededPerMinute: { type: 'number' }, abortedPerMinute: { type: 'number' }, cancelledPerMinute: { type: 'number' } },
     },
+    deliveredPerMinute: {
+      type: 'array', items: count, minItems: 60, maxItems: 60,
+      description: 'Jobs that succeeded in each of the last 60 minutes, oldest first; the last entry is the current (partial) minute.',
+    },
+    medianUploadSeconds: { type: ['number', 'null'], description: 'Median seconds from start to finish (imports included) of the last 50 finished uploads; null before the first.' },
   },
   required: ['id', 'manager', 'enabled', 'status'],
 } as const;

@@ -10,11 +10,13 @@ import type { CallbackPolicy } from './callbacks/allow-list.ts';
 import type { ApiContext } from './context.ts';
 import { ApiError, clientErrorHandler, frameworkError, installErrorHandlers } from './errors.ts';
 import type { ApiMetrics } from './metrics.ts';
+import { registerDestinationDetailRoutes } from './routes/destination-details.ts';
 import { registerDestinationRoutes } from './routes/destinations.ts';
 import { registerEventRoutes } from './routes/events.ts';
 import { registerJobRoutes } from './routes/jobs.ts';
 import { registerSubmissionRoutes } from './routes/submissions.ts';
 import { registerSystemRoutes } from './routes/system.ts';
+import { registerUiRoutes } from './routes/ui.ts';
 import { registerUploadRoutes } from './routes/uploads.ts';
 import { registerSchemas } from './schemas.ts';
 import { requestValidators } from './validation.ts';
@@ -102,7 +104,9 @@ export async function buildApiServer(ctx: ApiContext, parts: ServerParts): Promi
   registerJobRoutes(app, ctx);
   registerUploadRoutes(app, ctx);
   registerDestinationRoutes(app, ctx);
+  registerDestinationDetailRoutes(app, ctx);
   registerSystemRoutes(app, ctx, parts.metrics);
+  registerUiRoutes(app);
   await app.ready();
   return app;
 }

@@ -30,6 +30,8 @@ export interface DestinationSpec {
   /** An error makes the destination invalid, as a broken entry of the destinations file would be. */
   error?: string;
   tuning?: Partial<Tuning>;
+  /** The destination's raw config, parsed by its manager's schema (default: {}). */
+  config?: unknown;
 }
 
 export interface HarnessOptions {
@@ -61,7 +63,7 @@ export interface ApiHarness {
 function destination(spec: DestinationSpec): Destination {
   const tuning = { ...TUNING_DEFAULTS, uploadIntervalMs: 0, pollIntervalMs: 20, minBackoffMs: 10, maxBackoffMs: 50, ...spec.tuning };
   return Object.freeze({
-    id: spec.id, managerName: spec.manager.name, manager: spec.manager, enabled: spec.enabled ?? true, config: {},
+    id: spec.id, managerName: spec.manager.name, manager: spec.manager, enabled: spec.enabled ?? true, config: (spec.config ?? {}) as Destination['config'],
     tuning, valid: spec.error === undefined, ...(spec.error ? { error: spec.error } : {}), notes: [], secrets: [],
   });
 }
@@ -90,7 +92,7 @@ export async function startHarness(options: HarnessOptions): Promise<ApiHarness>
   const destinations = options.destinations.map(destination);
   const routed = options.destinations
     .filter((d) => d.routed !== false && d.enabled !== false && d.error === undefined)
-    .map((d) => testDestination(d.manager, d.id, destinations.find((x) => x.id === d.id)!.tuning));
+    .map((d) => testDestination(d.manager, d.id, destinations.find((x) => x.id === d.id)!.tuning, d.config ?? {}));
   const router = startRouter(db.db, routed);
   let api: RunningApi;
   try {

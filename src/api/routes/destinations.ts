@@ -7,7 +7,8 @@ import type { FastifyInstance } from 'fastify';
 import { countOpenImports } from '../../store/imports.repository.ts';
 import { requeueAborted } from '../../store/jobs.maintenance.ts';
 import { destinationActivity } from '../../store/jobs.reporting.ts';
-import { latestVendorError } from '../../store/uploads.reporting.ts';
+import { countUploadsInFlight, deliveredPerMinute } from '../../store/dashboard.reporting.ts';
+import { latestVendorError, typicalUploadSeconds } from '../../store/uploads.reporting.ts';
 import type { Destination } from '../../destinations.ts';
 import { canSee } from '../auth.ts';
 import { visibleDestination, type ApiContext } from '../context.ts';
@@ -20,10 +21,13 @@ const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 const perMinute = (n: number) => Math.round((n / WINDOW_MINUTES) * 100) / 100;
 
 async function destinationView(ctx: ApiContext, d: Destination): Promise<Record<string, unknown>> {
-  const [activity, lastError, openImports] = await Promise.all([
+  const [activity, lastError, openImports, uploadsInFlight, delivered, medianUploadSeconds] = await Promise.all([
     destinationActivity(ctx.db, d.id, WINDOW_MINUTES * 60_000),
     latestVendorError(ctx.db, d.id),
     countOpenImports(ctx.db, d.id),
+    countUploadsInFlight(ctx.db, d.id),
+    deliveredPerMinute(ctx.db, d.id),
+    typicalUploadSeconds(ctx.db, d.id),
   ]);
   const loop = ctx.router?.status().find((s) => s.name === `router:${d.id}`);
   return {
@@ -38,6 +42,7 @@ async function destinationView(ctx: ApiContext, d: Destination): Promise<Record<
       lastError: lastError?.error ?? null,
       lastErrorAt: iso(lastError?.at),
       openImports,
+      uploadsInFlight,
     },
     backlog: withTotal(activity.counts),
     oldestWaitingSeconds: activity.oldestWaitingSeconds,
@@ -47,6 +52,8 @@ async function destinationView(ctx: ApiContext, d: Destination): Promise<Record<
       abortedPerMinute: perMinute(activity.finishedInWindow.aborted),
       cancelledPerMinute: perMinute(activity.finishedInWindow.cancelled),
     },
+    deliveredPerMinute: delivered,
+    medianUploadSeconds,
   };
 }
 

@@ -25,7 +25,21 @@ async function visibleUpload(ctx: ApiContext, principal: Principal, id: string):
   return row;
 }
 
-async function uploadView(db: Kysely<Database>, row: UploadRow): Promise<Record<string, unknown>> {
+/**
+ * The vendor's id from an import handle: the first top-level field named `id` or ending in `Id`
+ * (klaviyoJobId, operationId, jobId) holding a short string or number. Only ids leave the handle;
+ * the rest of it (file names, part layout) stays internal.
+ */
+function vendorIdOf(handle: unknown): string | null {
+  if (!handle || typeof handle !== 'object') return null;
+  for (const [key, value] of Object.entries(handle)) {
+    if (!/^id$|Id$/.test(key)) continue;
+    if ((typeof value === 'string' && value.length <= 200) || typeof value === 'number') return String(value);
+  }
+  return null;
+}
+
+export async function uploadView(db: Kysely<Database>, row: UploadRow): Promise<Record<string, unknown>> {
   const [counts, imports] = await Promise.all([countStatesOfUpload(db, row.id), importsOfUpload(db, row.id)]);
   return {
     id: row.id,
@@ -47,6 +61,7 @@ async function uploadView(db: Kysely<Database>, row: UploadRow): Promise<Record<
     imports: imports.map((i) => ({
       id: i.id, state: i.state, progress: i.progress, pollCount: i.poll_count, lastError: i.last_error,
       errorCode: i.error_code, unconfirmedJobs: i.unconfirmed_jobs, startedAt: iso(i.started_at), finishedAt: iso(i.finished_at),
+      vendorId: vendorIdOf(i.handle),
     })),
   };
 }
