@@ -19,7 +19,10 @@ export interface Daemon {
 
 export interface DaemonFleet {
   readonly daemons: readonly Daemon[];
-  /** SIGKILLs one daemon and starts it again (waits until its API answers). */
+  /**
+   * SIGKILLs one daemon and starts it again at once; resolves when the new process is spawned, not
+   * when it is ready (a supervisor does not wait either, and the next kill may hit it starting).
+   */
   killAndRestart(index: number): Promise<void>;
   /** Restarts any daemon that died on its own (say, when PostgreSQL went away); returns how many. */
   reviveDead(): Promise<number>;
@@ -27,6 +30,10 @@ export interface DaemonFleet {
   readonly crashes: string[];
   stop(): Promise<void>;
 }
+
+// If the test runner ends this process early (a timeout), no daemon may outlive it.
+const orphans = new Set<ChildProcess>();
+process.once('exit', () => orphans.forEach((child) => child.kill('SIGKILL')));
 
 export async function startFleet(count: number, env: Record<string, string>): Promise<DaemonFleet> {
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(DATABASE_URL|BATCH_ROUTER_|LOG_LEVEL|PORT$)/.test(name)));
@@ -38,21 +45,31 @@ export async function startFleet(count: number, env: Record<string, string>): Pr
 
   async function launch(slot: (typeof slots)[number]): Promise<void> {
     const child = spawn(process.execPath, [BIN, 'start'], {
-      env: { ...inherited, ...env, PORT: String(slot.port), BATCH_ROUTER_API_HOST: '127.0.0.1', BATCH_ROUTER_WORKER_ID: slot.name },
-      stdio: ['ignore', 'ignore', 'pipe'],
+      env: {
+        ...inherited, ...env, PORT: String(slot.port), BATCH_ROUTER_API_HOST: '127.0.0.1', BATCH_ROUTER_WORKER_ID: slot.name,
+        // Each process its own data directory, as on separate machines.
+        BATCH_ROUTER_DATA_DIR: `${env.BATCH_ROUTER_DATA_DIR}/${slot.name}`,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     let tail = '';
-    child.stderr!.on('data', (chunk: Buffer) => (tail = (tail + chunk.toString()).slice(-2000)));
+    const keep = (chunk: Buffer) => (tail = (tail + chunk.toString()).slice(-2000));
+    child.stdout!.on('data', keep);
+    child.stderr!.on('data', keep);
     child.on('exit', (code, signal) => {
       if (slot.child === child) slot.child = undefined;
       if (!slot.killing) crashes.push(`${slot.name} exited (${code ?? signal}): ${tail.trim().split('\n').slice(-3).join(' | ')}`);
     });
     slot.child = child;
     slot.killing = false;
+    orphans.add(child);
+    child.once('exit', () => orphans.delete(child));
     await waitFor(async () => {
       if (slot.child !== child) throw new Error(`${slot.name} exited during start: ${tail}`);
-      return (await fetch(`${slot.apiUrl}/healthz`).then((r) => r.ok).catch(() => false)) || undefined;
-    }, { timeoutMs: 60_000, intervalMs: 100, message: `${slot.name} API did not come up` });
+      return (await fetch(`${slot.apiUrl}/healthz`, { signal: AbortSignal.timeout(2000) }).then((r) => r.ok).catch(() => false)) || undefined;
+    }, { timeoutMs: 120_000, intervalMs: 200, message: `${slot.name} API did not come up` }).catch((error: unknown) => {
+      throw new Error(`${String(error)}; its output ends: ${tail}`);
+    });
   }
 
   await Promise.all(slots.map(launch));
@@ -68,7 +85,7 @@ export async function startFleet(count: number, env: Record<string, string>): Pr
         child.kill('SIGKILL');
         await exited;
       }
-      await launch(slot);
+      launch(slot).catch((error: unknown) => crashes.push(String(error)));
     },
     async reviveDead() {
       const dead = slots.filter((slot) => slot.child === undefined);

@@ -61,11 +61,22 @@ export async function startPgCluster(): Promise<PgCluster> {
   const options = `-p ${port} -c listen_addresses=127.0.0.1 -k ${dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`;
   const ctl = (action: string) => run('pg_ctl', ['-D', data, '-l', join(dir, 'server.log'), '-w', '-t', '60', '-o', options, action, ...(action === 'start' ? [] : ['-m', 'fast'])]);
   ctl('start');
+  // If the test runner ends this process early (a timeout), the cluster must not outlive it.
+  const stopOnExit = () => {
+    try {
+      run('pg_ctl', ['-D', data, 'stop', '-m', 'immediate']);
+    } catch {
+      // already stopped
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', stopOnExit);
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     port,
     restart: () => ctl('restart'),
     stop: () => {
+      process.off('exit', stopOnExit);
       try {
         ctl('stop');
       } finally {

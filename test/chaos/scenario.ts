@@ -72,7 +72,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       for (let k = 0; k < options.kills; k++) {
         await delay(options.killIntervalMs * (0.5 + random()));
         const victim = Math.floor(random() * 3);
-        log(`kill ${k + 1}/${options.kills}: ${fleet.daemons[victim]!.name}`);
+        log(`kill ${k + 1}/${options.kills}: ${fleet.daemons[victim]!.name} (api batches ${api.length}, cli batches ${cli.length})`);
         await fleet.killAndRestart(victim);
         kills += 1;
         faults.push(receivers.injectFault(random));
