@@ -26,7 +26,7 @@ describe(`chaos (${full ? 'full' : 'short'} mode)`, () => {
   it('loses nothing, leaves nothing stuck and keeps idempotency while daemons are killed and PostgreSQL restarts', async () => {
     const report = await runChaos(options);
     console.log(summaryTable(report));
-    expect(report.kills).toBe(options.kills);
+    expect(report.kills).toBeGreaterThanOrEqual(options.kills);
     expect(report.pgRestarts).toBe(1);
     for (const d of report.verdict.destinations) {
       expect({ destination: d.destination, lost: d.lost, stuck: d.stuck, abortedWithoutReason: d.abortedWithoutReason, wrongOutcome: d.wrongOutcome, examples: d.examples })

@@ -59,6 +59,10 @@ export async function startReceivers(): Promise<Receivers> {
     autoCompleteAfterPolls: 2,
     rowOutcome: (row) => (rejected(row, 'Email') ? { error: SALESFORCE_REASON } : undefined),
   });
+  // Marketo works through its import queue by itself; the fake advances an import only when it is
+  // polled, so imports orphaned by a kill (created, but the batch id never stored) would hold the
+  // queue full (1016) forever. The chaos run found exactly that livelock; this stands in for the vendor.
+  const drainQueue = setInterval(() => marketo.completeAll(), 5000);
   const sftp = await startFakeSftpServer();
   const ops = await startAsyncOpsFake({ answer: 'items' });
 
@@ -105,6 +109,7 @@ export async function startReceivers(): Promise<Receivers> {
       return 'marketo 602 on status';
     },
     async close() {
+      clearInterval(drainQueue);
       await Promise.allSettled([hook.close(), marketo.close(), salesforce.close(), sftp.close(), ops.close()]);
     },
   };

@@ -68,11 +68,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   let pgRestarts = 0;
   try {
     let chaosOver = false;
+    let produced = false;
     const chaos = (async () => {
-      for (let k = 0; k < options.kills; k++) {
+      // At least `kills` kills, and kills go on for as long as events are being produced.
+      for (let k = 0; k < options.kills || !produced; k++) {
         await delay(options.killIntervalMs * (0.5 + random()));
         const victim = Math.floor(random() * 3);
-        log(`kill ${k + 1}/${options.kills}: ${fleet.daemons[victim]!.name} (api batches ${api.length}, cli batches ${cli.length})`);
+        log(`kill ${k + 1}: ${fleet.daemons[victim]!.name} (api batches ${api.length}, cli batches ${cli.length})`);
         await fleet.killAndRestart(victim);
         kills += 1;
         faults.push(receivers.injectFault(random));
@@ -94,7 +96,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const cliProducer = (async () => {
       for (let b = 0; b < options.cliBatches; b++) cli.push(await enqueueViaCli(env, dir, b, options.batchSize));
     })();
-    await Promise.all([apiProducer, cliProducer, chaos]);
+    await Promise.all([apiProducer, cliProducer]);
+    produced = true;
+    await chaos;
     log(`produced; waiting for every job to be final`);
     await fleet.reviveDead();
     await waitFor(() => openJobs(cluster.url).then((n) => n === 0), { timeoutMs: options.settleTimeoutMs, intervalMs: 1000, message: 'every job final' })
