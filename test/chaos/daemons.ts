@@ -19,10 +19,7 @@ export interface Daemon {
 
 export interface DaemonFleet {
   readonly daemons: readonly Daemon[];
-  /**
-   * SIGKILLs one daemon and starts it again at once; resolves when the new process is spawned, not
-   * when it is ready (a supervisor does not wait either, and the next kill may hit it starting).
-   */
+  /** SIGKILLs one daemon and starts it again; resolves once its API answers. */
   killAndRestart(index: number): Promise<void>;
   /** Restarts any daemon that died on its own (say, when PostgreSQL went away); returns how many. */
   reviveDead(): Promise<number>;
@@ -85,7 +82,9 @@ export async function startFleet(count: number, env: Record<string, string>): Pr
         child.kill('SIGKILL');
         await exited;
       }
-      launch(slot).catch((error: unknown) => crashes.push(String(error)));
+      // Wait until it serves again: killing faster than a daemon restarts (about 30 s on a loaded
+      // 2-core machine) leaves none up, and the API producer then cannot get through at all.
+      await launch(slot);
     },
     async reviveDead() {
       const dead = slots.filter((slot) => slot.child === undefined);
