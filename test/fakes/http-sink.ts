@@ -19,6 +19,12 @@ export interface SinkStep {
   body?: string;
   /** How many consecutive requests this step answers; default 1. */
   times?: number;
+  /**
+   * Cut the connection instead of answering: `before` drops the events (as a crash before the
+   * receiver stored them), `after` counts them first (stored, but the client never hears so and
+   * sends them again: a duplicate).
+   */
+  reset?: 'before' | 'after';
 }
 
 export interface SinkStats {
@@ -37,6 +43,8 @@ export interface SinkStats {
   /** Request body bytes of all requests. */
   bytes: number;
   statuses: Record<number, number>;
+  /** Connections cut by a `reset` step instead of an answer. */
+  resets: number;
 }
 
 export interface RecordedRequest {
@@ -64,6 +72,10 @@ export interface HttpSink {
   script(...steps: SinkStep[]): void;
   /** After the script runs out, answer this fraction (0–1) of requests with `step` instead of 200. */
   failFraction(fraction: number, step?: Omit<SinkStep, 'times'>): void;
+  /** Like `failFraction` with a different step drawn for each failing request (a fault mix). */
+  failWith(fraction: number, pick: (random: () => number) => Omit<SinkStep, 'times'>): void;
+  /** Ids (`id` or `messageId`) of every accepted event. */
+  receivedIds(): Set<string>;
   /** Zeroes counters, ids, recordings, script and failure fraction. */
   reset(): void;
   close(): Promise<void>;
@@ -74,7 +86,7 @@ export async function startHttpSink(options: SinkOptions = {}): Promise<HttpSink
   let ids = new Set<string>();
   let recorded: RecordedRequest[] = [];
   let queue: Array<SinkStep & { times: number }> = [];
-  let failure: { fraction: number; step: SinkStep } | undefined;
+  let failure: { fraction: number; step: (random: () => number) => SinkStep } | undefined;
   let random = mulberry32(options.seed ?? 1);
 
   function nextStep(): SinkStep {
@@ -84,7 +96,7 @@ export async function startHttpSink(options: SinkOptions = {}): Promise<HttpSink
       if (head.times <= 0) queue.shift();
       return head;
     }
-    if (failure && random() < failure.fraction) return failure.step;
+    if (failure && random() < failure.fraction) return failure.step(random);
     return {};
   }
 
@@ -98,6 +110,11 @@ export async function startHttpSink(options: SinkOptions = {}): Promise<HttpSink
     let status = step.status ?? 200;
     let body = step.body;
     let events: unknown[] = [];
+    if (step.reset === 'before') {
+      stats.resets += 1;
+      req.socket.destroy();
+      return;
+    }
     if (isSuccess(status)) {
       const parsed = parseEvents(req.headers['content-type'], raw.toString('utf8'));
       if (typeof parsed === 'string') [status, body] = [400, parsed];
@@ -108,6 +125,11 @@ export async function startHttpSink(options: SinkOptions = {}): Promise<HttpSink
     else stats.rejected += 1;
     if (options.record) {
       recorded.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body: raw.toString('utf8'), status });
+    }
+    if (step.reset === 'after') {
+      stats.resets += 1;
+      req.socket.destroy();
+      return;
     }
     if (step.delayMs) await new Promise((resolve) => setTimeout(resolve, step.delayMs));
     if (res.destroyed) return; // the client gave up (timeout) while we waited
@@ -150,8 +172,12 @@ export async function startHttpSink(options: SinkOptions = {}): Promise<HttpSink
       for (const step of steps) queue.push({ ...step, times: step.times ?? 1 });
     },
     failFraction: (fraction, step = { status: 503 }) => {
-      failure = fraction > 0 ? { fraction, step } : undefined;
+      failure = fraction > 0 ? { fraction, step: () => step } : undefined;
     },
+    failWith: (fraction, pick) => {
+      failure = fraction > 0 ? { fraction, step: pick } : undefined;
+    },
+    receivedIds: () => new Set(ids),
     reset: () => {
       stats = emptyStats();
       ids = new Set();
@@ -188,7 +214,7 @@ function parseEvents(contentType: string | undefined, text: string): unknown[] |
 }
 
 function emptyStats(): SinkStats {
-  return { requests: 0, accepted: 0, rejected: 0, events: 0, uniqueIds: 0, duplicates: 0, eventsWithoutId: 0, bytes: 0, statuses: {} };
+  return { requests: 0, accepted: 0, rejected: 0, events: 0, uniqueIds: 0, duplicates: 0, eventsWithoutId: 0, bytes: 0, statuses: {}, resets: 0 };
 }
 
 /** Small seeded generator: `Math.random` would make failure runs unrepeatable. */

@@ -61,7 +61,8 @@ export class VendorServer {
   readonly #faults: Array<Fault & { times: number }> = [];
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly requests: RecordedRequest[] = [];
-  readonly server = createServer((req, res) => void this.#serve(req, res));
+  // A client that drops the connection mid-body (a killed daemon) must not become an unhandled rejection.
+  readonly server = createServer((req, res) => void this.#serve(req, res).catch(() => res.destroy()));
   url = '';
 
   readonly #routes: Route[] = [];
