@@ -13,8 +13,7 @@
 //    submission is completed, then sends SIGTERM and expects exit code 0.
 //
 // `--self-test` builds once, then removes one copied path at a time from the assembled tree (a
-// migration, a manager, package.json whose "type" makes dist/ ES modules) and expects each run to
-// fail: a check that passes with a file missing would prove nothing. The OpenAPI document is built
+// migration, a manager, the shipped destinations file) and expects each run to fail: a check that passes with a file missing would prove nothing. The OpenAPI document is built
 // at run time from the route schemas in dist/, so /openapi.json is fetched rather than a file checked.
 import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -232,7 +231,8 @@ try {
     const removals = [
       (dir) => join(dir, 'dist/migrations', readdirSync(join(dir, 'dist/migrations')).find((f) => f.endsWith('.js'))),
       (dir) => join(dir, 'dist/managers/local-files'),
-      (dir) => join(dir, 'package.json'),
+      // Not package.json: Node 24 detects ES module syntax by itself, so dist/ runs without it.
+      (dir) => join(dir, 'config/destinations.json'),
     ];
     for (const [index, pick] of removals.entries()) {
       const { root, plan } = assemble(`self-test-${index}`);
