@@ -1,6 +1,9 @@
 /**
  * Logging: pino, JSON by default, human-readable with pino-pretty when asked or on a terminal.
  *
+ * pino-pretty is a development dependency, loaded only when pretty logs are asked for: production
+ * (the image) logs JSON and does not ship it. `auto` on a terminal without it falls back to JSON.
+ *
  * Pretty printing runs in this thread through pino-pretty's `prettyFactory`, not a worker
  * transport: lines are written synchronously to the given destination, so tests can capture them
  * and nothing is lost when the process exits right after logging a fatal error.
@@ -9,9 +12,10 @@
  * and {@link redactText} scrubs known secret values out of free text (vendor error bodies echo
  * tokens more often than one would hope).
  */
+import { createRequire } from 'node:module';
 import pino from 'pino';
 import type { DestinationStream, Logger } from 'pino';
-import { prettyFactory } from 'pino-pretty';
+import type { prettyFactory as PrettyFactory } from 'pino-pretty';
 import type { AppConfig } from './config.ts';
 
 export type { Logger } from 'pino';
@@ -64,14 +68,15 @@ export function createLogger(
   config: Pick<AppConfig, 'logLevel' | 'logFormat'>,
   destination?: LogDestination,
 ): Logger {
-  const pretty = config.logFormat === 'pretty' || (config.logFormat === 'auto' && process.stdout.isTTY === true);
+  const prettyFactory = config.logFormat === 'json' ? undefined : loadPrettyFactory(config.logFormat === 'pretty');
+  const pretty = prettyFactory !== undefined && (config.logFormat === 'pretty' || process.stdout.isTTY === true);
   // Synchronous stdout: a crash right after a log line must not swallow it.
   const target: LogDestination = destination ?? pino.destination({ dest: 1, sync: true });
   const options = {
     level: config.logLevel,
     redact: { paths: [...REDACT_PATHS], censor: REDACTED },
   };
-  if (!pretty) return pino(options, target as DestinationStream);
+  if (!pretty || prettyFactory === undefined) return pino(options, target as DestinationStream);
 
   // Colours only on a real terminal: escape codes in a captured file or test buffer are noise.
   const colorize = destination === undefined && process.stdout.isTTY === true;
@@ -82,6 +87,33 @@ export function createLogger(
     },
   };
   return pino(options, prettyStream);
+}
+
+/** Thrown when pretty logs are asked for explicitly and pino-pretty is not installed. */
+export class PrettyLogsUnavailableError extends Error {
+  readonly code = 'pretty_logs_unavailable';
+  constructor() {
+    super(
+      'BATCH_ROUTER_LOG_FORMAT=pretty needs the pino-pretty package, which production installs ' +
+        '(npm ci --omit=dev, the image) leave out: set BATCH_ROUTER_LOG_FORMAT=json, or install the ' +
+        'development dependencies with npm ci',
+    );
+    this.name = 'PrettyLogsUnavailableError';
+  }
+}
+
+/**
+ * pino-pretty, loaded synchronously (createLogger is synchronous and pino-pretty is CommonJS).
+ * Missing: an error when pretty logs were asked for by name, undefined (JSON) for `auto`.
+ */
+function loadPrettyFactory(required: boolean): typeof PrettyFactory | undefined {
+  try {
+    return (createRequire(import.meta.url)('pino-pretty') as { prettyFactory: typeof PrettyFactory }).prettyFactory;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw error;
+    if (required) throw new PrettyLogsUnavailableError();
+    return undefined;
+  }
 }
 
 function escapeRegExp(text: string): string {
