@@ -35,6 +35,12 @@ import { runApiIngest } from './api-ingest.ts';
 
 const RESULTS_FILE = fileURLToPath(new URL('./results/latest.json', import.meta.url));
 
+// `--sweep` is its own command (bench/sweep.ts): every peer over a grid of settings, nothing else.
+if (process.argv.includes('--sweep')) {
+  await import('./sweep.ts');
+  process.exit(0);
+}
+
 const settings = readSettings();
 if (settings === 'help') {
   process.stdout.write(USAGE);

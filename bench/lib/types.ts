@@ -49,6 +49,10 @@ export interface RunResult {
   /** From `start` until every job is final and the sink has every id (seconds). */
   elapsedSeconds: number;
   jobsPerSec: number;
+  /** From the sink's first to its last accepted event (seconds): the same clock for every system. */
+  deliverySeconds: number;
+  /** n / deliverySeconds: throughput once delivery runs, without start-up and the final check. */
+  deliveryJobsPerSec: number;
   consumer: ProcessStats;
   /** The sink process, for context: its CPU competes with the consumer's on a small machine. */
   sink: ProcessStats;
@@ -85,6 +89,10 @@ export interface ResultRow {
   n: number;
   runs: number;
   jobsPerSec: Spread;
+  /** W1/W3 rows: jobs/s from the sink's first to last delivery (median over runs). */
+  deliveryJobsPerSec?: number;
+  /** W1 rows: this system's delivery jobs/s over the best peer's (pg-boss or graphile-worker). */
+  ratioToBestPeer?: number | null;
   peakRssMb: number | null;
   cpuSecondsPer100k: number | null;
   pgCpuSecondsPer100k: number | null;

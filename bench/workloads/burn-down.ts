@@ -70,6 +70,7 @@ export async function runBurnDown(system: BurnDownSystem, options: BurnDownOptio
     await consumer.request('start');
     const last = await waitUntilDone(prepared, sink, meter, options);
     const elapsedSeconds = (last.at - started) / 1000;
+    const deliverySeconds = deliveryWindowSeconds(last.sink) ?? elapsedSeconds;
     const walBytes = await walBytesSince(fresh.client, walStart);
 
     // Read before stopping anything: the graceful stop is not part of the measured work.
@@ -82,6 +83,8 @@ export async function runBurnDown(system: BurnDownSystem, options: BurnDownOptio
       enqueuePerSec: n / enqueueSeconds,
       elapsedSeconds,
       jobsPerSec: n / elapsedSeconds,
+      deliverySeconds,
+      deliveryJobsPerSec: n / deliverySeconds,
       consumer: consumerStats,
       sink: { cpuSeconds: last.sink.cpuSeconds, peakRssMb: last.sink.peakRssMb, peakRssAtStartMb: last.sink.peakRssAtStartMb },
       pgCpuSeconds: meter.seconds(),
@@ -99,6 +102,12 @@ export async function runBurnDown(system: BurnDownSystem, options: BurnDownOptio
     await fresh.drop();
     await rm(workDir, { recursive: true, force: true });
   }
+}
+
+/** First to last sink delivery (at least one watcher tick); null from a receiver that does not say. */
+function deliveryWindowSeconds(sink: SinkReport): number | null {
+  if (sink.firstDeliveryAt === null || sink.lastDeliveryAt === null) return null;
+  return Math.max(5, sink.lastDeliveryAt - sink.firstDeliveryAt) / 1000;
 }
 
 /** Loads the backlog (the system's enqueue path unless `bulkLoad` is set); returns wall seconds. */
