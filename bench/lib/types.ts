@@ -10,6 +10,10 @@ import type { BenchChild, ProcessStats } from './child.ts';
 export interface BurnDownSystem {
   /** Row name of the end-to-end figure, e.g. `batch-router-webhook`. */
   readonly name: string;
+  /** The setting in words, shown in the table's notes (e.g. "best of sweep: 8 workers × 10000"). */
+  readonly settingLabel?: string;
+  /** True for the peers (pg-boss, graphile-worker) whose best W1 row sets the "× best peer" ratio. */
+  readonly peer?: boolean;
   /** Row name of the enqueue figure, e.g. `batch-router-enqueue`. */
   readonly ingestName: string;
   /** Everything about this system that shapes its numbers; copied into latest.json. */
@@ -91,6 +95,8 @@ export interface ResultRow {
   jobsPerSec: Spread;
   /** W1/W3 rows: jobs/s from the sink's first to last delivery (median over runs). */
   deliveryJobsPerSec?: number;
+  /** Which setting this row ran at, in words (e.g. a peer's best from the sweep). */
+  setting?: string;
   /** W1 rows: this system's delivery jobs/s over the best peer's (pg-boss or graphile-worker). */
   ratioToBestPeer?: number | null;
   peakRssMb: number | null;
