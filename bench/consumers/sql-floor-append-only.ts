@@ -5,8 +5,8 @@
  * them, then insert one upload row. No job row is ever updated or deleted.
  */
 import pg from 'pg';
-import { markStart, processStats, serveRunner } from '../lib/child.ts';
 import { postBatch, requiredEnv } from '../lib/post.ts';
+import { serveSqlLoops } from '../lib/sql-loops.ts';
 import { APPEND_ONLY_DESTINATION } from '../systems/sql-floor-append-only.ts';
 
 const settings = JSON.parse(requiredEnv('BENCH_SETTINGS')) as { batchSize: number; loops: number };
@@ -29,9 +29,6 @@ const CLAIM = `
 const RECORD = 'INSERT INTO floor_ao.uploads (first_id, last_id, jobs) VALUES ($1, $2, $3)';
 const RETRY_DELAY_MS = 1000;
 
-let stopping = false;
-let running: Promise<unknown> | undefined;
-
 /** POSTs until accepted: W3's failed requests are re-sent from memory after RETRY_DELAY_MS. */
 async function deliver(payloads: string[]): Promise<void> {
   for (;;) {
@@ -43,8 +40,8 @@ async function deliver(payloads: string[]): Promise<void> {
   }
 }
 
-async function loop(client: pg.Client): Promise<void> {
-  while (!stopping) {
+async function loop(client: pg.Client, stopping: () => boolean): Promise<void> {
+  while (!stopping()) {
     const { rows } = await client.query<{ id: string; payload: string }>({
       text: CLAIM,
       values: [settings.batchSize, APPEND_ONLY_DESTINATION],
@@ -59,20 +56,4 @@ async function loop(client: pg.Client): Promise<void> {
   }
 }
 
-serveRunner(settings, {
-  start: () => {
-    markStart();
-    running = Promise.all(clients.map(loop)).catch((error: unknown) => {
-      process.stderr.write(`sql-floor-append-only consumer failed: ${String(error)}\n`);
-      process.exit(1);
-    });
-  },
-  stats: () => processStats(),
-  stop: async () => {
-    const stats = processStats();
-    stopping = true;
-    await running;
-    await Promise.all(clients.map((c) => c.end()));
-    return stats;
-  },
-});
+serveSqlLoops('sql-floor-append-only', settings, clients, loop);
