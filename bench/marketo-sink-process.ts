@@ -39,6 +39,7 @@ function report(): SinkReport {
     // Rows arrive per import, not per POST: the runner falls back to its own end-to-end clock.
     firstDeliveryAt: null,
     lastDeliveryAt: null,
+    eventsAtFirstDelivery: 0,
     ...processStats(),
   };
 }

@@ -25,6 +25,8 @@ export interface SinkReport extends ProcessStats {
   /** Wall clock (epoch ms) of the first and last accepted events, seen by a 5 ms watcher; null before any. */
   firstDeliveryAt: number | null;
   lastDeliveryAt: number | null;
+  /** Events the sink had at its first delivery: they arrived before the window opened. */
+  eventsAtFirstDelivery: number;
 }
 
 export type { LatencyReport };
@@ -52,11 +54,12 @@ const receiver = await startReceiver();
 let firstDeliveryAt: number | null = null;
 let lastDeliveryAt: number | null = null;
 let lastEvents = 0;
+let eventsAtFirstDelivery = 0;
 const watcher = setInterval(() => {
   const events = receiver.counts().events;
   if (events === lastEvents) return;
   const now = Date.now();
-  firstDeliveryAt ??= now;
+  if (firstDeliveryAt === null) [firstDeliveryAt, eventsAtFirstDelivery] = [now, events];
   lastDeliveryAt = now;
   lastEvents = events;
 }, 5);
@@ -71,6 +74,7 @@ function report(): SinkReport {
     rejected: counts.rejected,
     firstDeliveryAt,
     lastDeliveryAt,
+    eventsAtFirstDelivery,
     ...processStats(),
   };
 }

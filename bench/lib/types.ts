@@ -55,7 +55,10 @@ export interface RunResult {
   jobsPerSec: number;
   /** From the sink's first to its last accepted event (seconds): the same clock for every system. */
   deliverySeconds: number;
-  /** n / deliverySeconds: throughput once delivery runs, without start-up and the final check. */
+  /**
+   * Events delivered after the first request over deliverySeconds: throughput once delivery runs,
+   * without start-up and the final check. With one or two big requests it says little: rank by end to end.
+   */
   deliveryJobsPerSec: number;
   consumer: ProcessStats;
   /** The sink process, for context: its CPU competes with the consumer's on a small machine. */
