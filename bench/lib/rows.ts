@@ -119,12 +119,13 @@ function figuresOnly(system: string, workload: string, n: number, runs: number):
 }
 
 /**
- * Sets `ratioToBestPeer` on every W1 burn-down row: its sink-window jobs/s over the best peer's
- * (the fastest W1 row of a system marked `peer`). Nothing is set when no peer ran.
+ * Sets `ratioToBestPeer` on every W1 burn-down row: its end-to-end jobs/s over the best peer's
+ * (the fastest W1 row of a system marked `peer`). End to end, because a sink window of two or
+ * three big requests overstates. Nothing is set when no peer ran.
  */
 export function markRatioToBestPeer(rows: ResultRow[], peers: ReadonlySet<string>): void {
-  const w1 = rows.filter((r) => r.workload === 'W1-burn-down' && r.deliveryJobsPerSec !== undefined);
-  const best = Math.max(0, ...w1.filter((r) => peers.has(r.system)).map((r) => r.deliveryJobsPerSec!));
+  const w1 = rows.filter((r) => r.workload === 'W1-burn-down');
+  const best = Math.max(0, ...w1.filter((r) => peers.has(r.system)).map((r) => r.jobsPerSec.median));
   if (best === 0) return;
-  for (const row of w1) row.ratioToBestPeer = round(row.deliveryJobsPerSec! / best, 2);
+  for (const row of w1) row.ratioToBestPeer = round(row.jobsPerSec.median / best, 2);
 }

@@ -100,7 +100,7 @@ export interface ResultRow {
   deliveryJobsPerSec?: number;
   /** Which setting this row ran at, in words (e.g. a peer's best from the sweep). */
   setting?: string;
-  /** W1 rows: this system's delivery jobs/s over the best peer's (pg-boss or graphile-worker). */
+  /** W1 rows: this system's end-to-end jobs/s over the best peer's (pg-boss or graphile-worker). */
   ratioToBestPeer?: number | null;
   peakRssMb: number | null;
   cpuSecondsPer100k: number | null;
