@@ -24,16 +24,19 @@ import { runBurnDownRounds } from './phases/burn-down-rounds.ts';
 import { runCliRounds } from './phases/cli-ingest-rounds.ts';
 import { runMemory } from './phases/memory.ts';
 import { runSteadyRateRounds, STEADY_RATE_SYSTEMS } from './phases/steady-rate-rounds.ts';
-import { batchRouterMarketo } from './systems/batch-router-marketo.ts';
-import { batchRouterWebhook } from './systems/batch-router-webhook.ts';
-import { graphileWorker } from './systems/graphile-worker.ts';
-import { pgBoss } from './systems/pg-boss.ts';
-import { sqlFloor } from './systems/sql-floor.ts';
+import { comparedSystems } from './lib/compared-systems.ts';
 import type { BurnDownOptions } from './workloads/burn-down.ts';
 import { EVENT_BYTES } from './workloads/events.ts';
 import { runApiIngest } from './api-ingest.ts';
 
 const RESULTS_FILE = fileURLToPath(new URL('./results/latest.json', import.meta.url));
+const SWEEP_FILE = fileURLToPath(new URL('./results/sweep.json', import.meta.url));
+
+// `--sweep` is its own command (bench/sweep.ts): every peer over a grid of settings, nothing else.
+if (process.argv.includes('--sweep')) {
+  await import('./sweep.ts');
+  process.exit(0);
+}
 
 const settings = readSettings();
 if (settings === 'help') {
@@ -51,14 +54,9 @@ const workloadOptions: Omit<BurnDownOptions, 'n'> = {
 };
 
 // The systems measured; `--systems a,b` keeps only those (names as in the table).
-// --tuning applies to batch-router-webhook only: it is the system being tuned.
-const allSystems: BurnDownSystem[] = [
-  batchRouterWebhook(settings.tuningOverrides),
-  batchRouterMarketo(),
-  sqlFloor(),
-  pgBoss(),
-  graphileWorker(),
-];
+// --tuning applies to batch-router-webhook only: it is the system being tuned. The peers run at
+// their best setting of the latest sweep (`npm run bench -- --sweep`) and at equal batch size.
+const allSystems: BurnDownSystem[] = await comparedSystems(SWEEP_FILE, settings.tuningOverrides);
 const unknown = settings.systems?.filter((name) => !allSystems.some((s) => s.name === name)) ?? [];
 if (unknown.length > 0) throw new Error(`unknown system(s): ${unknown.join(', ')}; known: ${allSystems.map((s) => s.name).join(', ')}`);
 const systems = settings.systems ? allSystems.filter((s) => settings.systems!.includes(s.name)) : allSystems;

@@ -22,6 +22,11 @@ export interface SinkReport extends ProcessStats {
   duplicates: number;
   requests: number;
   rejected: number;
+  /** Wall clock (epoch ms) of the first and last accepted events, seen by a 5 ms watcher; null before any. */
+  firstDeliveryAt: number | null;
+  lastDeliveryAt: number | null;
+  /** Events the sink had at its first delivery: they arrived before the window opened. */
+  eventsAtFirstDelivery: number;
 }
 
 export type { LatencyReport };
@@ -44,6 +49,21 @@ async function startReceiver(): Promise<Receiver> {
 
 const receiver = await startReceiver();
 
+// Every system is timed the same way from the sink's side: first to last accepted event. A 5 ms
+// watcher on the counter (the sink's handler is not ours to change) bounds the error at 5 ms each end.
+let firstDeliveryAt: number | null = null;
+let lastDeliveryAt: number | null = null;
+let lastEvents = 0;
+let eventsAtFirstDelivery = 0;
+const watcher = setInterval(() => {
+  const events = receiver.counts().events;
+  if (events === lastEvents) return;
+  const now = Date.now();
+  if (firstDeliveryAt === null) [firstDeliveryAt, eventsAtFirstDelivery] = [now, events];
+  lastDeliveryAt = now;
+  lastEvents = events;
+}, 5);
+
 function report(): SinkReport {
   const counts = receiver.counts();
   return {
@@ -52,6 +72,9 @@ function report(): SinkReport {
     duplicates: counts.duplicates,
     requests: counts.requests,
     rejected: counts.rejected,
+    firstDeliveryAt,
+    lastDeliveryAt,
+    eventsAtFirstDelivery,
     ...processStats(),
   };
 }
@@ -70,6 +93,7 @@ serveRunner(
     },
     stop: async () => {
       const last = report();
+      clearInterval(watcher);
       await receiver.close();
       return last;
     },

@@ -7,16 +7,18 @@
 import { Logger, run, type Runner } from 'graphile-worker';
 import { markStart, processStats, serveRunner } from '../lib/child.ts';
 import { postBatch, requiredEnv } from '../lib/post.ts';
-import { GRAPHILE_SCHEMA, GRAPHILE_SETTINGS, GRAPHILE_TASK } from '../systems/graphile-worker.ts';
+import { GRAPHILE_SCHEMA, GRAPHILE_TASK, type GraphileSettings } from '../systems/graphile-worker.ts';
+
+const settings = JSON.parse(requiredEnv('BENCH_SETTINGS')) as GraphileSettings;
 
 const url = `${requiredEnv('BENCH_SINK_URL')}/hook`;
 
 let pending: string[] = [];
 let flush: Promise<void> | undefined;
 
-/** Resolves when the request carrying `event` was answered 2xx. */
-function deliver(event: string): Promise<void> {
-  pending.push(event);
+/** Resolves when the request carrying `events` was answered 2xx. */
+function deliver(events: readonly string[]): Promise<void> {
+  pending.push(...events);
   flush ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
     const batch = pending;
     pending = [];
@@ -24,6 +26,12 @@ function deliver(event: string): Promise<void> {
     return postBatch(url, batch);
   });
   return flush;
+}
+
+/** A batched job (`eventsPerJob` > 1) carries `{ events }`; otherwise the payload is the event. */
+function eventsOf(payload: unknown): string[] {
+  if (settings.eventsPerJob > 1) return (payload as { events: unknown[] }).events.map((event) => JSON.stringify(event));
+  return [JSON.stringify(payload)];
 }
 
 let runner: Runner | undefined;
@@ -40,23 +48,23 @@ process.on('exit', () => {
   if (failedTasks > 0) process.stderr.write(`graphile-worker: ${failedTasks} task attempts failed (retried by graphile-worker)\n`);
 });
 
-serveRunner(GRAPHILE_SETTINGS, {
+serveRunner(settings, {
   start: async () => {
     markStart();
     runner = await run({
       connectionString: requiredEnv('DATABASE_URL'),
       schema: GRAPHILE_SCHEMA,
-      concurrency: GRAPHILE_SETTINGS.concurrency,
-      maxPoolSize: GRAPHILE_SETTINGS.maxPoolSize,
-      pollInterval: GRAPHILE_SETTINGS.pollInterval,
+      concurrency: settings.concurrency,
+      maxPoolSize: settings.maxPoolSize,
+      pollInterval: settings.pollInterval,
       noHandleSignals: true,
       logger,
-      taskList: { [GRAPHILE_TASK]: async (payload) => deliver(JSON.stringify(payload)) },
+      taskList: { [GRAPHILE_TASK]: async (payload) => deliver(eventsOf(payload)) },
       preset: {
         worker: {
-          localQueue: { size: GRAPHILE_SETTINGS.localQueueSize },
-          completeJobBatchDelay: GRAPHILE_SETTINGS.completeJobBatchDelay,
-          failJobBatchDelay: GRAPHILE_SETTINGS.failJobBatchDelay,
+          localQueue: { size: settings.localQueueSize },
+          completeJobBatchDelay: settings.completeJobBatchDelay,
+          failJobBatchDelay: settings.failJobBatchDelay,
         },
       },
     });

@@ -6,20 +6,22 @@
 import PgBoss from 'pg-boss';
 import { markStart, processStats, serveRunner } from '../lib/child.ts';
 import { postBatch, requiredEnv } from '../lib/post.ts';
-import { PG_BOSS_QUEUE, PG_BOSS_SETTINGS, pgBossOptions } from '../systems/pg-boss.ts';
+import { PG_BOSS_QUEUE, pgBossOptions, type PgBossSettings } from '../systems/pg-boss.ts';
 
+const settings = JSON.parse(requiredEnv('BENCH_SETTINGS')) as PgBossSettings;
 const url = `${requiredEnv('BENCH_SINK_URL')}/hook`;
-const boss = new PgBoss(pgBossOptions(requiredEnv('DATABASE_URL')));
+// Enough connections for every worker's fetch and completion, never fewer than the frozen pool.
+const boss = new PgBoss(pgBossOptions(requiredEnv('DATABASE_URL'), Math.max(settings.max, settings.workers + 2)));
 boss.on('error', (error) => process.stderr.write(`pg-boss: ${String(error)}\n`));
 await boss.start();
 
-serveRunner(PG_BOSS_SETTINGS, {
+serveRunner(settings, {
   start: async () => {
     markStart();
-    for (let i = 0; i < PG_BOSS_SETTINGS.workers; i++) {
+    for (let i = 0; i < settings.workers; i++) {
       await boss.work<object>(
         PG_BOSS_QUEUE,
-        { batchSize: PG_BOSS_SETTINGS.batchSize, pollingIntervalSeconds: PG_BOSS_SETTINGS.pollingIntervalSeconds },
+        { batchSize: settings.batchSize, pollingIntervalSeconds: settings.pollingIntervalSeconds },
         async (jobs) => {
           await postBatch(url, jobs.map((job) => JSON.stringify(job.data)));
         },

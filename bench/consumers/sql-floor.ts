@@ -4,8 +4,8 @@
  * Both statements autocommit: the claim's UPDATE to state 1 is what keeps the other loop away.
  */
 import pg from 'pg';
-import { markStart, processStats, serveRunner } from '../lib/child.ts';
 import { postBatch, requiredEnv } from '../lib/post.ts';
+import { serveSqlLoops } from '../lib/sql-loops.ts';
 
 const settings = JSON.parse(requiredEnv('BENCH_SETTINGS')) as { batchSize: number; loops: number };
 const url = `${requiredEnv('BENCH_SINK_URL')}/hook`;
@@ -22,11 +22,8 @@ const FINISH = 'UPDATE floor.jobs SET state = 2 WHERE id = ANY($1::bigint[])';
 const RETRY = 'UPDATE floor.jobs SET state = 0 WHERE id = ANY($1::bigint[])';
 const RETRY_DELAY_MS = 1000;
 
-let stopping = false;
-let running: Promise<unknown> | undefined;
-
-async function loop(client: pg.Client): Promise<void> {
-  while (!stopping) {
+async function loop(client: pg.Client, stopping: () => boolean): Promise<void> {
+  while (!stopping()) {
     const { rows } = await client.query<{ id: string; payload: string }>({ text: CLAIM, values: [settings.batchSize], name: 'claim' });
     if (rows.length === 0) {
       // Burn-down: an empty claim means the backlog is gone (or the other loop holds the rest).
@@ -46,20 +43,4 @@ async function loop(client: pg.Client): Promise<void> {
   }
 }
 
-serveRunner(settings, {
-  start: () => {
-    markStart();
-    running = Promise.all(clients.map(loop)).catch((error: unknown) => {
-      process.stderr.write(`sql-floor consumer failed: ${String(error)}\n`);
-      process.exit(1);
-    });
-  },
-  stats: () => processStats(),
-  stop: async () => {
-    const stats = processStats();
-    stopping = true;
-    await running;
-    await Promise.all(clients.map((c) => c.end()));
-    return stats;
-  },
-});
+serveSqlLoops('sql-floor', settings, clients, loop);

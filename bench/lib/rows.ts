@@ -26,6 +26,7 @@ export function burnDownRow(system: string, results: readonly RunResult[], workl
     n,
     runs: results.length,
     jobsPerSec: roundSpread(spread(results.map((r) => r.jobsPerSec))),
+    deliveryJobsPerSec: round(median(results.map((r) => r.deliveryJobsPerSec)), 0),
     peakRssMb: round(Math.max(...results.map((r) => r.consumer.peakRssMb)), 1),
     cpuSecondsPer100k: round(median(results.map((r) => per100k(r.consumer.cpuSeconds, r.n))), 2),
     pgCpuSecondsPer100k: medianOfAll(results.map((r) => (r.pgCpuSeconds === null ? null : per100k(r.pgCpuSeconds, r.n))), 2),
@@ -115,4 +116,16 @@ function figuresOnly(system: string, workload: string, n: number, runs: number):
     duplicates: null,
     lost: null,
   };
+}
+
+/**
+ * Sets `ratioToBestPeer` on every W1 burn-down row: its end-to-end jobs/s over the best peer's
+ * (the fastest W1 row of a system marked `peer`). End to end, because a sink window of two or
+ * three big requests overstates. Nothing is set when no peer ran.
+ */
+export function markRatioToBestPeer(rows: ResultRow[], peers: ReadonlySet<string>): void {
+  const w1 = rows.filter((r) => r.workload === 'W1-burn-down');
+  const best = Math.max(0, ...w1.filter((r) => peers.has(r.system)).map((r) => r.jobsPerSec.median));
+  if (best === 0) return;
+  for (const row of w1) row.ratioToBestPeer = round(row.jobsPerSec.median / best, 2);
 }

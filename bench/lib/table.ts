@@ -22,7 +22,7 @@ export function formatTables(rows: readonly ResultRow[]): string {
 
 /** Burn-down, ingest, scale and memory rows. */
 export function formatTable(rows: readonly ResultRow[]): string {
-  const header = ['system', 'workload', 'n', 'runs', 'jobs/s median', 'min', 'max', 'peak RSS MB', 'CPU s/100k', 'PG CPU s/100k', 'WAL MB/100k', 'dup', 'lost', 'notes'];
+  const header = ['system', 'workload', 'n', 'runs', 'jobs/s median', 'min', 'max', 'sink-window jobs/s', '× best peer', 'peak RSS MB', 'CPU s/100k', 'PG CPU s/100k', 'WAL MB/100k', 'dup', 'lost', 'notes'];
   return markdown(header, rows.map((r) => [
     r.system,
     r.workload,
@@ -31,6 +31,8 @@ export function formatTable(rows: readonly ResultRow[]): string {
     fmt(r.jobsPerSec.median),
     fmt(r.jobsPerSec.min),
     fmt(r.jobsPerSec.max),
+    fmt(r.deliveryJobsPerSec),
+    r.ratioToBestPeer === undefined || r.ratioToBestPeer === null ? '—' : `${r.ratioToBestPeer.toFixed(2)}×`,
     fmt(r.peakRssMb),
     fmt(r.cpuSecondsPer100k, 2),
     fmt(r.pgCpuSecondsPer100k, 2),
@@ -71,6 +73,7 @@ function notes(row: ResultRow): string {
     parts.push(`${fmt(row.finishedRows)} finished jobs (${row.finishedRowsDestination} destination)`);
     if (row.ratioToEmpty !== undefined && row.ratioToEmpty !== null) parts.push(`${row.ratioToEmpty.toFixed(2)}× plain W1`);
   }
+  if (row.setting !== undefined) parts.push(row.setting);
   if (row.startupSeconds !== undefined) parts.push(`incl. ${row.startupSeconds.toFixed(2)} s start-up`);
   return parts.join('; ');
 }

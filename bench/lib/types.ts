@@ -10,6 +10,10 @@ import type { BenchChild, ProcessStats } from './child.ts';
 export interface BurnDownSystem {
   /** Row name of the end-to-end figure, e.g. `batch-router-webhook`. */
   readonly name: string;
+  /** The setting in words, shown in the table's notes (e.g. "best of sweep: 8 workers × 10000"). */
+  readonly settingLabel?: string;
+  /** True for the peers (pg-boss, graphile-worker) whose best W1 row sets the "× best peer" ratio. */
+  readonly peer?: boolean;
   /** Row name of the enqueue figure, e.g. `batch-router-enqueue`. */
   readonly ingestName: string;
   /** Everything about this system that shapes its numbers; copied into latest.json. */
@@ -49,6 +53,13 @@ export interface RunResult {
   /** From `start` until every job is final and the sink has every id (seconds). */
   elapsedSeconds: number;
   jobsPerSec: number;
+  /** From the sink's first to its last accepted event (seconds): the same clock for every system. */
+  deliverySeconds: number;
+  /**
+   * Events delivered after the first request over deliverySeconds: throughput once delivery runs,
+   * without start-up and the final check. With one or two big requests it says little: rank by end to end.
+   */
+  deliveryJobsPerSec: number;
   consumer: ProcessStats;
   /** The sink process, for context: its CPU competes with the consumer's on a small machine. */
   sink: ProcessStats;
@@ -85,6 +96,12 @@ export interface ResultRow {
   n: number;
   runs: number;
   jobsPerSec: Spread;
+  /** W1/W3 rows: jobs/s from the sink's first to last delivery (median over runs). */
+  deliveryJobsPerSec?: number;
+  /** Which setting this row ran at, in words (e.g. a peer's best from the sweep). */
+  setting?: string;
+  /** W1 rows: this system's end-to-end jobs/s over the best peer's (pg-boss or graphile-worker). */
+  ratioToBestPeer?: number | null;
   peakRssMb: number | null;
   cpuSecondsPer100k: number | null;
   pgCpuSecondsPer100k: number | null;

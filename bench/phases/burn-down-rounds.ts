@@ -7,7 +7,7 @@
  * one. The scale row's ratio is to the plain W1 of the same rounds, so both saw the same drift.
  */
 import { sizeLabel, type BenchSettings } from '../lib/flags.ts';
-import { burnDownRow, ingestRow, scaleRow } from '../lib/rows.ts';
+import { burnDownRow, ingestRow, markRatioToBestPeer, scaleRow } from '../lib/rows.ts';
 import type { BurnDownSystem, PhaseResult, RunResult } from '../lib/types.ts';
 import { spread } from '../lib/report.ts';
 import { runBurnDown, type BurnDownOptions } from '../workloads/burn-down.ts';
@@ -48,9 +48,12 @@ export async function runBurnDownRounds(systems: readonly BurnDownSystem[], sett
     const result: PhaseResult = { rows: [], raw: [] };
     for (const system of systems) {
       const results = plain.get(system.name)!;
-      result.rows.push(burnDownRow(system.name, results), ingestRow(system.ingestName, results));
+      const row = burnDownRow(system.name, results);
+      if (system.settingLabel) row.setting = system.settingLabel;
+      result.rows.push(row, ingestRow(system.ingestName, results));
       result.raw.push({ system: system.name, workload: 'W1-burn-down', runs: results });
     }
+    markRatioToBestPeer(result.rows, new Set(systems.filter((s) => s.peer).map((s) => s.name)));
     const plainMedian = scaled ? spread(plain.get(scaled.name)!.map((r) => r.jobsPerSec)).median : null;
     for (const [template, results] of scale) {
       const workload = `W1-burn-down-${sizeLabel(template.rows)}-finished${template.destination === 'other' ? '-other-destination' : ''}`;

@@ -42,11 +42,12 @@ export const DAEMON_ENV: Readonly<Record<string, string>> = Object.freeze({
   BATCH_ROUTER_LOG_FORMAT: 'json',
 });
 
-export function batchRouterWebhook(tuningOverrides: Readonly<Record<string, number>> = {}): BurnDownSystem {
+/** `name` tells apart the same daemon at several tunings (sweep points, the webhook default). */
+export function batchRouterWebhook(tuningOverrides: Readonly<Record<string, number>> = {}, name = 'batch-router-webhook'): BurnDownSystem {
   const tuning = { ...FROZEN_TUNING, ...tuningOverrides };
   return {
-    name: 'batch-router-webhook',
-    ingestName: 'batch-router-enqueue',
+    name,
+    ingestName: name === 'batch-router-webhook' ? 'batch-router-enqueue' : `${name} enqueue`,
     settings: { destination: { manager: 'webhook', format: 'json', tuning }, daemonEnv: DAEMON_ENV },
     prepare: (databaseUrl) => prepare(databaseUrl, tuning),
   };

@@ -17,7 +17,20 @@ import type { BurnDownSystem, PreparedSystem } from '../lib/types.ts';
 
 export const GRAPHILE_SCHEMA = 'graphile_bench';
 export const GRAPHILE_TASK = 'deliver';
-export const GRAPHILE_SETTINGS = Object.freeze({
+export interface GraphileSettings {
+  /** Events per job: 1 is one job per event; more puts `{ events: [...] }` in one job's payload. */
+  eventsPerJob: number;
+  concurrency: number;
+  maxPoolSize: number;
+  pollInterval: number;
+  localQueueSize: number;
+  completeJobBatchDelay: number;
+  failJobBatchDelay: number;
+}
+
+/** The setting frozen before the sweep existed; `npm run bench -- --sweep` finds the best one. */
+export const GRAPHILE_SETTINGS: Readonly<GraphileSettings> = Object.freeze({
+  eventsPerJob: 1,
   concurrency: 500,
   maxPoolSize: 10,
   pollInterval: 500,
@@ -26,16 +39,27 @@ export const GRAPHILE_SETTINGS = Object.freeze({
   failJobBatchDelay: 0,
 });
 
-export function graphileWorker(): BurnDownSystem {
+/** `name` tells apart the same system at several settings (sweep points, best vs equal batch). */
+export function graphileWorker(settings: Readonly<GraphileSettings> = GRAPHILE_SETTINGS, name = 'graphile-worker'): BurnDownSystem {
   return {
-    name: 'graphile-worker',
-    ingestName: 'graphile-worker addJobs',
-    settings: { ...GRAPHILE_SETTINGS, schema: GRAPHILE_SCHEMA, coalesce: 'one POST per event-loop tick' },
-    prepare,
+    name,
+    ingestName: `${name} addJobs`,
+    settings: { ...settings, schema: GRAPHILE_SCHEMA, coalesce: 'one POST per event-loop tick' },
+    prepare: (databaseUrl) => prepare(databaseUrl, settings),
   };
 }
 
-async function prepare(databaseUrl: string): Promise<PreparedSystem> {
+/** One job per event, or `{ events }` jobs of `eventsPerJob` events (a producer batching for graphile). */
+function toJobs(events: readonly string[], eventsPerJob: number): Array<{ identifier: string; payload: object }> {
+  if (eventsPerJob <= 1) return events.map((text) => ({ identifier: GRAPHILE_TASK, payload: JSON.parse(text) as object }));
+  const jobs = [];
+  for (let i = 0; i < events.length; i += eventsPerJob) {
+    jobs.push({ identifier: GRAPHILE_TASK, payload: { events: events.slice(i, i + eventsPerJob).map((text) => JSON.parse(text) as object) } });
+  }
+  return jobs;
+}
+
+async function prepare(databaseUrl: string, settings: Readonly<GraphileSettings>): Promise<PreparedSystem> {
   const utils: WorkerUtils = await makeWorkerUtils({
     connectionString: databaseUrl,
     schema: GRAPHILE_SCHEMA,
@@ -49,7 +73,7 @@ async function prepare(databaseUrl: string): Promise<PreparedSystem> {
   let enqueued = 0;
   return {
     async enqueue(events) {
-      await utils.addJobs(events.map((text) => ({ identifier: GRAPHILE_TASK, payload: JSON.parse(text) as object })));
+      await utils.addJobs(toJobs(events, settings.eventsPerJob));
       enqueued += events.length;
     },
     async drained() {
@@ -63,10 +87,15 @@ async function prepare(databaseUrl: string): Promise<PreparedSystem> {
       const { rows } = await client.query<{ n: string }>(
         `SELECT count(*) AS n FROM ${GRAPHILE_SCHEMA}._private_jobs WHERE attempts < max_attempts`,
       );
-      return enqueued - Number(rows[0]!.n);
+      // Counted in events: an unfinished batched job holds up to eventsPerJob of them.
+      return Math.max(0, enqueued - Number(rows[0]!.n) * Math.max(1, settings.eventsPerJob));
     },
     spawnConsumer: ({ sinkUrl }) =>
-      spawnBenchChild('consumers/graphile-worker.ts', { DATABASE_URL: databaseUrl, BENCH_SINK_URL: sinkUrl }),
+      spawnBenchChild('consumers/graphile-worker.ts', {
+        DATABASE_URL: databaseUrl,
+        BENCH_SINK_URL: sinkUrl,
+        BENCH_SETTINGS: JSON.stringify(settings),
+      }),
     async close() {
       await client.end();
       await utils.release();

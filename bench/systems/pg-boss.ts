@@ -17,24 +17,32 @@ import type { BurnDownSystem, PreparedSystem } from '../lib/types.ts';
 
 export const PG_BOSS_SCHEMA = 'pgboss_bench';
 export const PG_BOSS_QUEUE = 'bench';
-export const PG_BOSS_SETTINGS = Object.freeze({ workers: 4, batchSize: 5_000, pollingIntervalSeconds: 0.5, max: 10 });
+export interface PgBossSettings {
+  workers: number;
+  batchSize: number;
+  pollingIntervalSeconds: number;
+  max: number;
+}
+/** The setting frozen before the sweep existed; `npm run bench -- --sweep` finds the best one. */
+export const PG_BOSS_SETTINGS: Readonly<PgBossSettings> = Object.freeze({ workers: 4, batchSize: 5_000, pollingIntervalSeconds: 0.5, max: 10 });
 
 export const PG_BOSS_RETRY = Object.freeze({ retryLimit: 10, retryDelay: 1, retryBackoff: false });
 
-export function pgBossOptions(databaseUrl: string): PgBoss.ConstructorOptions {
-  return { connectionString: databaseUrl, schema: PG_BOSS_SCHEMA, max: PG_BOSS_SETTINGS.max, supervise: false, schedule: false };
+export function pgBossOptions(databaseUrl: string, max = PG_BOSS_SETTINGS.max): PgBoss.ConstructorOptions {
+  return { connectionString: databaseUrl, schema: PG_BOSS_SCHEMA, max, supervise: false, schedule: false };
 }
 
-export function pgBoss(): BurnDownSystem {
+/** `name` tells apart the same system at several settings (sweep points, best vs equal batch). */
+export function pgBoss(settings: Readonly<PgBossSettings> = PG_BOSS_SETTINGS, name = 'pg-boss'): BurnDownSystem {
   return {
-    name: 'pg-boss',
-    ingestName: 'pg-boss insert',
-    settings: { ...PG_BOSS_SETTINGS, schema: PG_BOSS_SCHEMA, supervise: false, schedule: false, queuePolicy: 'standard', retry: PG_BOSS_RETRY },
-    prepare,
+    name,
+    ingestName: `${name} insert`,
+    settings: { ...settings, schema: PG_BOSS_SCHEMA, supervise: false, schedule: false, queuePolicy: 'standard', retry: PG_BOSS_RETRY },
+    prepare: (databaseUrl) => prepare(databaseUrl, settings),
   };
 }
 
-async function prepare(databaseUrl: string): Promise<PreparedSystem> {
+async function prepare(databaseUrl: string, settings: Readonly<PgBossSettings>): Promise<PreparedSystem> {
   const boss = new PgBoss({ ...pgBossOptions(databaseUrl), max: 2 });
   boss.on('error', (error) => process.stderr.write(`pg-boss (runner): ${String(error)}\n`));
   await boss.start(); // creates the schema
@@ -61,7 +69,11 @@ async function prepare(databaseUrl: string): Promise<PreparedSystem> {
       return Number(rows[0]!.n);
     },
     spawnConsumer: ({ sinkUrl }) =>
-      spawnBenchChild('consumers/pg-boss.ts', { DATABASE_URL: databaseUrl, BENCH_SINK_URL: sinkUrl }),
+      spawnBenchChild('consumers/pg-boss.ts', {
+        DATABASE_URL: databaseUrl,
+        BENCH_SINK_URL: sinkUrl,
+        BENCH_SETTINGS: JSON.stringify(settings),
+      }),
     async close() {
       await client.end();
       await boss.stop({ graceful: false, wait: true });

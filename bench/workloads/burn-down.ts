@@ -70,6 +70,10 @@ export async function runBurnDown(system: BurnDownSystem, options: BurnDownOptio
     await consumer.request('start');
     const last = await waitUntilDone(prepared, sink, meter, options);
     const elapsedSeconds = (last.at - started) / 1000;
+    // The window opens at the first delivery, so the events of that first request are not in it.
+    const window = deliveryWindowSeconds(last.sink);
+    const deliverySeconds = window ?? elapsedSeconds;
+    const deliveredInWindow = window === null ? n : n - last.sink.eventsAtFirstDelivery;
     const walBytes = await walBytesSince(fresh.client, walStart);
 
     // Read before stopping anything: the graceful stop is not part of the measured work.
@@ -82,6 +86,8 @@ export async function runBurnDown(system: BurnDownSystem, options: BurnDownOptio
       enqueuePerSec: n / enqueueSeconds,
       elapsedSeconds,
       jobsPerSec: n / elapsedSeconds,
+      deliverySeconds,
+      deliveryJobsPerSec: deliveredInWindow / deliverySeconds,
       consumer: consumerStats,
       sink: { cpuSeconds: last.sink.cpuSeconds, peakRssMb: last.sink.peakRssMb, peakRssAtStartMb: last.sink.peakRssAtStartMb },
       pgCpuSeconds: meter.seconds(),
@@ -99,6 +105,12 @@ export async function runBurnDown(system: BurnDownSystem, options: BurnDownOptio
     await fresh.drop();
     await rm(workDir, { recursive: true, force: true });
   }
+}
+
+/** First to last sink delivery (at least one watcher tick); null from a receiver that does not say. */
+function deliveryWindowSeconds(sink: SinkReport): number | null {
+  if (sink.firstDeliveryAt === null || sink.lastDeliveryAt === null || sink.lastDeliveryAt === sink.firstDeliveryAt) return null;
+  return (sink.lastDeliveryAt - sink.firstDeliveryAt) / 1000;
 }
 
 /** Loads the backlog (the system's enqueue path unless `bulkLoad` is set); returns wall seconds. */

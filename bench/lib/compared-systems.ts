@@ -1,0 +1,49 @@
+/**
+ * The systems of the normal run: batch-router at its frozen tuning, at its sweep best and at the
+ * webhook default of 500 events per upload; both SQL floors; and each peer at its best setting from
+ * the latest sweep (bench/results/sweep.json) and at batch-router's batch size ("equal batch").
+ * Without a sweep file the peers run at their frozen settings, and the table's notes say so.
+ */
+import { batchRouterMarketo } from '../systems/batch-router-marketo.ts';
+import { batchRouterWebhook, FROZEN_TUNING } from '../systems/batch-router-webhook.ts';
+import { graphileWorker, GRAPHILE_SETTINGS } from '../systems/graphile-worker.ts';
+import { pgBoss, PG_BOSS_SETTINGS } from '../systems/pg-boss.ts';
+import { sqlFloorAppendOnly } from '../systems/sql-floor-append-only.ts';
+import { sqlFloor } from '../systems/sql-floor.ts';
+import { batchRouterLabel, bestOfSweep, graphileLabel, graphileSetting, pgBossLabel, pgBossSetting } from './sweep-grid.ts';
+import type { BurnDownSystem } from './types.ts';
+
+/** The webhook manager's default events per upload: the batch size most users run at. */
+export const WEBHOOK_DEFAULT_EVENTS_PER_UPLOAD = 500;
+
+export async function comparedSystems(sweepFile: string, tuningOverrides: Readonly<Record<string, number>>): Promise<BurnDownSystem[]> {
+  const best = await bestOfSweep(sweepFile);
+  const from = (system: 'pg-boss' | 'graphile-worker' | 'batch-router-webhook') => {
+    const point = best.get(system);
+    return point ? { setting: point.setting, how: `best of sweep (${point.n} events): ${point.label}` } : undefined;
+  };
+  const tuning = { ...FROZEN_TUNING, ...tuningOverrides };
+  const equal = { batch: tuning.maxEventsPerUpload!, loops: tuning.uploadConcurrency! };
+
+  const systems: BurnDownSystem[] = [{ ...batchRouterWebhook(tuningOverrides), settingLabel: `frozen: ${batchRouterLabel(tuning)}` }];
+  const routerBest = from('batch-router-webhook');
+  if (routerBest && batchRouterLabel({ ...tuning, ...routerBest.setting }) !== batchRouterLabel(tuning)) {
+    systems.push({ ...batchRouterWebhook(routerBest.setting, 'batch-router-best'), settingLabel: routerBest.how });
+  }
+  const small = { maxEventsPerUpload: WEBHOOK_DEFAULT_EVENTS_PER_UPLOAD, uploadConcurrency: tuning.uploadConcurrency! };
+  systems.push({ ...batchRouterWebhook(small, 'batch-router-500'), settingLabel: `webhook default: ${batchRouterLabel(small)}` });
+  systems.push(batchRouterMarketo(), sqlFloor(), sqlFloorAppendOnly());
+
+  const bossBest = from('pg-boss');
+  const bossSettings = bossBest ? pgBossSetting(bossBest.setting) : PG_BOSS_SETTINGS;
+  systems.push({ ...pgBoss(bossSettings), peer: true, settingLabel: bossBest?.how ?? `frozen, no sweep file: ${pgBossLabel(bossSettings)}` });
+  const bossEqual = pgBossSetting({ batchSize: equal.batch, workers: equal.loops, pollingIntervalSeconds: 0.5 });
+  systems.push({ ...pgBoss(bossEqual, 'pg-boss-equal-batch'), peer: true, settingLabel: `equal batch: ${pgBossLabel(bossEqual)}` });
+
+  const graphileBest = from('graphile-worker');
+  const graphileSettings = graphileBest ? graphileSetting(graphileBest.setting) : GRAPHILE_SETTINGS;
+  systems.push({ ...graphileWorker(graphileSettings), peer: true, settingLabel: graphileBest?.how ?? `frozen, no sweep file: ${graphileLabel(graphileSettings)}` });
+  const graphileEqual = graphileSetting({ eventsPerJob: equal.batch, concurrency: equal.loops });
+  systems.push({ ...graphileWorker(graphileEqual, 'graphile-worker-equal-batch'), peer: true, settingLabel: `equal batch: ${graphileLabel(graphileEqual)}` });
+  return systems;
+}
