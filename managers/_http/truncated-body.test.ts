@@ -6,6 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { UploadResult } from '../../src/manager/contract.ts';
 import { RetryableError } from '../../src/manager/errors.ts';
 import { readAnswer } from './answer.ts';
 import { readCapped } from './http.ts';
@@ -48,8 +49,8 @@ describe('a response body that ends early', () => {
     try {
       const config = manager.configSchema.parse({ baseUrl: url, pollIntervalMs: 50 });
       const { batch } = await buildBatch(manager, config, [{ id: 'a' }, { id: 'b' }], { stagingDir: staging.path, destinationId: 'ops' });
-      const result = await manager.upload(batch, callContext(config, { destinationId: 'ops', session: openSession(manager, config) }).ctx)
-        .catch((e: unknown) => e);
+      const result: UploadResult | Error = await manager.upload(batch, callContext(config, { destinationId: 'ops', session: openSession(manager, config) }).ctx)
+        .catch((e: unknown) => e as Error);
       if (result instanceof Error) expect(result).toBeInstanceOf(RetryableError);
       else {
         expect(result.imports ?? []).toEqual([]);
