@@ -5,6 +5,9 @@
  * through a redactor, so secrets stay out of messages.
  */
 
+import { RetryableError, describeError, toError } from '../../src/manager/errors.ts';
+import { ERROR_CODES } from '../../src/manager/error-codes.ts';
+
 /**
  * `Retry-After` as milliseconds from now: delta-seconds or an HTTP date (RFC 9110 §10.2.3).
  * Undefined when absent or unreadable, so the router's own backoff applies.
@@ -17,14 +20,28 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
-/** Up to `maxBytes` of the response body as text; the rest is discarded unread. */
+/**
+ * Up to `maxBytes` of the response body as text; the rest is discarded unread. A body that ends
+ * early (connection reset mid-body, fewer bytes than Content-Length) is a `RetryableError`: fetch
+ * rejects the read with a bare TypeError, which would otherwise reach the router as a bug, and a
+ * partial answer must never be classified as if it were whole.
+ */
 export async function readCapped(response: Response, maxBytes: number): Promise<string> {
   if (!response.body) return '';
   const reader = response.body.getReader();
   const parts: Uint8Array[] = [];
   let size = 0;
   while (size < maxBytes) {
-    const { done, value } = await reader.read();
+    let chunk: ReadableStreamReadResult<Uint8Array>;
+    try {
+      chunk = await reader.read();
+    } catch (thrown) {
+      throw new RetryableError(
+        `the vendor's ${response.status} answer ended after ${size} bytes, before its body was complete: ${describeError(toError(thrown))}`,
+        { cause: thrown, code: ERROR_CODES.vendorUnavailable },
+      );
+    }
+    const { done, value } = chunk;
     if (done) return Buffer.concat(parts).toString('utf8');
     parts.push(value);
     size += value.byteLength;

@@ -67,19 +67,25 @@ describe('async-http upload', () => {
   }
   async function upload(events: JsonObject[], extra: JsonObject = {}, answer: OpsAnswer = 'items'): Promise<UploadResult> {
     fake.answer = answer;
+    const { batch } = await buildBatch(manager, configFor(extra), events, { stagingDir: staging.path, destinationId: 'ops', uploadId: '77' });
+    return resend(batch, extra);
+  }
+  function resend(batch: Parameters<typeof manager.upload>[0], extra: JsonObject = {}): Promise<UploadResult> {
     const config = configFor(extra);
-    const { batch } = await buildBatch(manager, config, events, { stagingDir: staging.path, destinationId: 'ops', uploadId: '77' });
     return manager.upload(batch, callContext(config, { destinationId: 'ops', session: openSession(manager, config) }).ctx);
   }
+  const keysOf = (requests: ReturnType<typeof posts>) => requests.map((r) => String(r.headers['idempotency-key']));
   const posts = () => fake.requests().filter((r) => r.method === 'POST');
 
   it('POSTs {"operations":[...]} with the callback URL, credentials and an idempotency key per chunk', async () => {
     const before = posts().length;
-    await upload(operations(2), { callbackUrl: 'https://router.example.com/v1/callbacks/ops' });
+    const result = await upload(operations(2), { callbackUrl: 'https://router.example.com/v1/callbacks/ops' });
     const [request] = posts().slice(before);
+    const firstJob = result.imports![0]!.jobs[0]!.jobId;
     expect(request?.path).toBe('/operations/batch');
     expect(JSON.parse(request!.body)).toEqual({ operations: operations(2), callbackUrl: 'https://router.example.com/v1/callbacks/ops' });
-    expect(request?.headers).toMatchObject({ authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', 'idempotency-key': 'ops:77:0' });
+    expect(request?.headers).toMatchObject({ authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' });
+    expect(String(request?.headers['idempotency-key'])).toMatch(new RegExp(`^ops:77:${firstJob}\\+2:[0-9a-f]{16}$`));
   });
 
   it('splits an upload at maxOperationsPerRequest, one import per request', async () => {
@@ -87,7 +93,43 @@ describe('async-http upload', () => {
     const result = await upload(operations(7), { maxOperationsPerRequest: 3 });
     expect(posts().slice(before).map((r) => JSON.parse(r.body).operations.length)).toEqual([3, 3, 1]);
     expect(result.imports!.map((i) => i.jobs.length)).toEqual([3, 3, 1]);
-    expect(posts().slice(before).map((r) => r.headers['idempotency-key'])).toEqual(['ops:77:0', 'ops:77:1', 'ops:77:2']);
+    const keys = keysOf(posts().slice(before));
+    expect(keys.map((k) => k.split(':')[2]!.split('+')[1])).toEqual(['3', '3', '1']);
+    expect(new Set(keys).size).toBe(3);
+  });
+
+  it('keys a request by its jobs: the same jobs re-sent get the first answer, jobs chunked otherwise get new keys', async () => {
+    fake.answer = 'items';
+    const { batch } = await buildBatch(manager, configFor(), operations(4), { stagingDir: staging.path, destinationId: 'ops', uploadId: '78' });
+    let before = posts().length;
+    const first = await resend(batch, { maxOperationsPerRequest: 2 });
+    const firstKeys = keysOf(posts().slice(before));
+    before = posts().length;
+    const again = await resend(batch, { maxOperationsPerRequest: 2 });
+    expect(keysOf(posts().slice(before))).toEqual(firstKeys);
+    expect(posts().slice(before).every((r) => r.replayed && r.status === 202)).toBe(true);
+    expect(again.imports!.map((i) => i.handle)).toEqual(first.imports!.map((i) => i.handle));
+    // A crash-and-resend with another chunk size: other job sets, so other keys and no refusal.
+    before = posts().length;
+    const rechunked = await resend(batch, { maxOperationsPerRequest: 3 });
+    const newKeys = keysOf(posts().slice(before));
+    expect(newKeys.filter((k) => firstKeys.includes(k))).toEqual([]);
+    expect(posts().slice(before).map((r) => r.status)).toEqual([202, 202]);
+    expect(rechunked.outcomes).toEqual([]);
+  });
+
+  it('the fake refuses a key reused with another body (422) and replays one reused with the same body', async () => {
+    const post = (key: string, body: unknown) =>
+      fetch(`${fake.url}/operations/batch`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', 'idempotency-key': key },
+        body: JSON.stringify(body),
+      }).then(async (r) => ({ status: r.status, doc: (await r.json()) as Record<string, unknown> }));
+    const first = await post('reuse-key', { operations: [{ sku: 'A' }] });
+    expect(first.status).toBe(202);
+    expect(await post('reuse-key', { operations: [{ sku: 'A' }] })).toEqual(first);
+    const other = await post('reuse-key', { operations: [{ sku: 'B' }] });
+    expect(other).toMatchObject({ status: 422, doc: { error_code: 'IDEMPOTENCY_KEY_REUSED' } });
   });
 
   it('keeps accepted requests when a later one is throttled, and retries only the rest after Retry-After', async () => {

@@ -3,6 +3,7 @@
  * operation's status, with the mapping from HTTP answers to the router's typed errors. Header
  * values (credentials) are never logged or quoted; anything the service echoes is redacted.
  */
+import { createHash } from 'node:crypto';
 import type { CallContext, JsonObject, StagedRow } from '../../src/manager/contract.ts';
 import { ConfigError, PermanentError, RetryableError } from '../../src/manager/errors.ts';
 import { isRetryableStatus, readAnswer, retryCodeForStatus, type Answer } from '../_http/answer.ts';
@@ -24,15 +25,14 @@ export type OperationsHandle =
 /** POSTs one chunk to {baseUrl}/operations/batch and reads the answer as outcomes or an import. */
 export async function submitOperations(
   rows: readonly StagedRow<JsonObject>[],
-  request: { uploadId: string; chunk: number },
+  request: { uploadId: string },
   ctx: CallContext<AsyncHttpConfig>,
 ): Promise<ChunkResult> {
   const operations = rows.map(({ row }) => JSON.stringify(row)).join(',');
   const callback = ctx.config.callbackUrl === undefined ? '' : `,"callbackUrl":${JSON.stringify(ctx.config.callbackUrl)}`;
   const answer = await call(ctx, 'POST', '/operations/batch', {
     body: `{"operations":[${operations}]${callback}}`,
-    // Same on every retry of this upload's chunk, so a service that dedupes can drop a repeat.
-    idempotencyKey: `${ctx.destinationId}:${request.uploadId}:${request.chunk}`,
+    idempotencyKey: idempotencyKeyOf(ctx.destinationId, request.uploadId, rows),
   });
   const what = `submitting ${rows.length} operations`;
   if (answer.status === 200) {
@@ -57,6 +57,19 @@ export async function submitOperations(
     throw new PermanentError(`${describe(answer, what)} with ${ids.length} operation ids for ${rows.length} operations; the protocol allows one per operation or one for the batch`);
   }
   throw failure(answer, what, 'POST /operations/batch');
+}
+
+/**
+ * `<destination>:<upload>:<first job id>+<job count>:<hash of the job ids>`. It names the chunk's
+ * content, not its position: a re-sent upload that is chunked differently (another
+ * maxOperationsPerRequest, some jobs already final) must not reuse a key for other operations,
+ * which a service would answer with the first request's result or refuse; the same jobs always
+ * carry the same key, so a service that stores keys drops a repeat.
+ */
+export function idempotencyKeyOf(destinationId: string, uploadId: string, rows: readonly { jobId: string }[]): string {
+  const ids = rows.map((r) => r.jobId);
+  const digest = createHash('sha256').update(ids.join(',')).digest('hex').slice(0, 16);
+  return `${destinationId}:${uploadId}:${ids[0] ?? ''}+${ids.length}:${digest}`;
 }
 
 /** GET {baseUrl}/operations/{id}: the status document, or `undefined` when the service has no such operation. */

@@ -6,7 +6,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startAsyncOpsFake, startFakeSftpServer, startHttpSink, startMarketoFake, startSalesforceFake, type SinkStep } from './fakes.ts';
+import { startAsyncOpsFake, startFakeSftpServer, startHttpSink, startMarketoFake, startSalesforceFake, type AsyncOpsFake, type SinkStep } from './fakes.ts';
 
 export const MARKETO_REASON = 'Invalid email address (chaos)';
 export const SALESFORCE_REASON = 'INVALID_EMAIL_ADDRESS:Email: invalid email address: chaos';
@@ -26,6 +26,8 @@ export const REJECTING: Partial<Record<DestinationId, string>> = {
 export interface Received {
   readonly ids: Set<string>;
   readonly duplicates: number;
+  /** Events a vendor that dedupes by Idempotency-Key accepted under more than one key (async-ops only). */
+  readonly acceptedUnderTwoKeys?: number;
 }
 
 export interface Receivers {
@@ -87,7 +89,7 @@ export async function startReceivers(): Promise<Receivers> {
         case 'sftp':
           return tally(sftpIds(join(sftp.root, 'drop')));
         case 'async-ops':
-          return tally(ops.requests().filter((r) => r.method === 'POST').flatMap((r) => (JSON.parse(r.body) as { operations: Array<{ id: string }> }).operations.map((o) => String(o.id))));
+          return acceptedOperations(ops.requests());
       }
     },
     injectFault(random) {
@@ -113,6 +115,26 @@ export async function startReceivers(): Promise<Receivers> {
       await Promise.allSettled([hook.close(), marketo.close(), salesforce.close(), sftp.close(), ops.close()]);
     },
   };
+}
+
+/**
+ * What the async-operations service executed: submits it answered 2xx, not replays of a key it had
+ * already answered, and not the 429/503 refusals (those did nothing, so a resend is no duplicate).
+ * An event accepted under two keys means the router re-sent it under a new key: the service could
+ * not have dropped the repeat, so the suite counts that as a breach of its own.
+ */
+function acceptedOperations(requests: ReturnType<AsyncOpsFake['requests']>): Received {
+  const keysOfEvent = new Map<string, Set<string>>();
+  const ids: string[] = [];
+  for (const r of requests) {
+    if (r.method !== 'POST' || r.replayed || r.status === undefined || r.status < 200 || r.status > 299) continue;
+    for (const op of (JSON.parse(r.body) as { operations: Array<{ id: string }> }).operations) {
+      const id = String(op.id);
+      ids.push(id);
+      keysOfEvent.set(id, (keysOfEvent.get(id) ?? new Set()).add(String(r.headers['idempotency-key'])));
+    }
+  }
+  return { ...tally(ids), acceptedUnderTwoKeys: [...keysOfEvent.values()].filter((keys) => keys.size > 1).length };
 }
 
 function tally(ids: string[]): Received {

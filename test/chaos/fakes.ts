@@ -6,4 +6,4 @@ export { startHttpSink, type HttpSink, type SinkStep } from '../fakes/http-sink.
 export { startMarketoFake, type MarketoFake } from '../../managers/marketo-bulk-upload/test/marketo-fake.ts';
 export { startSalesforceFake, type SalesforceFake } from '../../managers/salesforce-bulk/test/fake.ts';
 export { startFakeSftpServer, type FakeSftpServer } from '../fakes/sftp-server.ts';
-export { startAsyncOpsFake } from '../../managers/async-http/test/fake.ts';
+export { startAsyncOpsFake, type AsyncOpsFake } from '../../managers/async-http/test/fake.ts';

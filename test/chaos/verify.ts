@@ -20,8 +20,10 @@ export interface DestinationVerdict {
   abortedWithoutReason: number;
   /** Rejected rows not aborted with the vendor's reason, or accepted rows aborted. */
   wrongOutcome: number;
-  /** Events a receiver got more than once. */
+  /** Events a receiver got (accepted, for async-ops) more than once. */
   duplicates: number;
+  /** Events the async-ops service accepted under two different Idempotency-Keys: must be 0. */
+  acceptedUnderTwoKeys: number;
   examples: string[];
 }
 
@@ -55,7 +57,7 @@ export async function verify(databaseUrl: string, receivers: Receivers, api: Api
 
   const destinations = DESTINATION_IDS.map((destination): DestinationVerdict => {
     const received = receivers.received(destination);
-    const v: DestinationVerdict = { destination, produced: 0, succeeded: 0, aborted: 0, stuck: 0, lost: 0, abortedWithoutReason: 0, wrongOutcome: 0, duplicates: received.duplicates, examples: [] };
+    const v: DestinationVerdict = { destination, produced: 0, succeeded: 0, aborted: 0, stuck: 0, lost: 0, abortedWithoutReason: 0, wrongOutcome: 0, duplicates: received.duplicates, acceptedUnderTwoKeys: received.acceptedUnderTwoKeys ?? 0, examples: [] };
     const note = (text: string) => v.examples.length < 5 && v.examples.push(text);
     for (const batch of produced.filter((b) => b.destination === destination)) {
       for (const event of batch.events) {

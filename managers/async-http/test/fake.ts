@@ -19,6 +19,11 @@
  * | an operation moves pending → processing → completed/failed, one step per read | Status |
  * | a batch whose operations all failed is itself `failed` with `BATCH_FAILED` | Status |
  * | unknown operation id → 404 | Status |
+ * | a submit's `Idempotency-Key` seen before with the same body replays the first answer; with another body 422 `IDEMPOTENCY_KEY_REUSED` | Submit |
+ *
+ * Idempotency is what Stripe-style APIs do: an executed request's answer is stored under its key
+ * (throttled and 5xx answers are not, so those may be retried); every request is recorded with
+ * the status it got, so a test can tell an accepted submit from a refused one.
  * `misreport(mode)` makes later answers break the one-result-per-operation rule the way a broken
  * service would: `undercount` drops the last result, `stray-row` adds a failed result that belongs
  * to no operation. It answers with per-item result lists (batch, or sync when set so), since only
@@ -30,7 +35,7 @@ import type { AddressInfo } from 'node:net';
 export type OpsAnswer = 'sync' | 'items' | 'batch';
 export type OpsRoute = 'submit' | 'poll';
 export interface OpsStep { status: number; retryAfter?: number | string; body?: unknown }
-export interface OpsRequest { method: string; path: string; headers: IncomingHttpHeaders; body: string; at: number }
+export interface OpsRequest { method: string; path: string; headers: IncomingHttpHeaders; body: string; at: number; status?: number; replayed?: boolean }
 type Doc = Record<string, unknown>;
 type Final = Doc & { status: string };
 
@@ -61,6 +66,8 @@ export async function startAsyncOpsFake(options: AsyncOpsFakeOptions = {}) {
   const operations = new Map<string, Operation>();
   const scripts: Record<OpsRoute, OpsStep[]> = { submit: [], poll: [] };
   const recorded: OpsRequest[] = [];
+  /** Executed submits by Idempotency-Key: the body they carried and the answer they got. */
+  const byKey = new Map<string, { body: string; status: number; doc: unknown }>();
   const decide = options.decide ?? defaultDecide;
   const state: { answer: OpsAnswer; misreport?: 'undercount' | 'stray-row' } = { answer: options.answer ?? 'items' };
   let nextId = 1;
@@ -96,6 +103,22 @@ export async function startAsyncOpsFake(options: AsyncOpsFakeOptions = {}) {
     send(202, { status: 'accepted', operation_ids: [open(batch)] });
   }
 
+  function submitOnce(key: string | string[] | undefined, body: string, entry: OpsRequest, send: (status: number, doc: unknown) => void) {
+    if (typeof key !== 'string') return submit(body, send);
+    const seen = byKey.get(key);
+    if (seen && seen.body !== body) {
+      return send(422, { error_code: 'IDEMPOTENCY_KEY_REUSED', error_message: `Idempotency-Key ${key} was used with another request body` });
+    }
+    if (seen) {
+      entry.replayed = true;
+      return send(seen.status, seen.doc);
+    }
+    submit(body, (status, doc) => {
+      if (status !== 429 && status < 500) byKey.set(key, { body, status, doc });
+      send(status, doc);
+    });
+  }
+
   function miscount(finals: Final[]): Final[] {
     if (state.misreport === 'undercount') return finals.slice(0, -1);
     if (state.misreport === 'stray-row') {
@@ -109,8 +132,10 @@ export async function startAsyncOpsFake(options: AsyncOpsFakeOptions = {}) {
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks).toString('utf8');
     const url = new URL(req.url ?? '/', 'http://fake');
-    recorded.push({ method: req.method ?? '', path: url.pathname, headers: req.headers, body, at: Date.now() });
+    const entry: OpsRequest = { method: req.method ?? '', path: url.pathname, headers: req.headers, body, at: Date.now() };
+    recorded.push(entry);
     const send = (status: number, doc: unknown, headers: Record<string, string> = {}) => {
+      entry.status = status;
       res.writeHead(status, { 'content-type': 'application/json', ...headers });
       res.end(JSON.stringify(doc));
     };
@@ -125,7 +150,7 @@ export async function startAsyncOpsFake(options: AsyncOpsFakeOptions = {}) {
       const headers: Record<string, string> = step.retryAfter !== undefined ? { 'retry-after': String(step.retryAfter) } : {};
       return send(step.status, step.body ?? { error_code: step.status === 429 ? 'RATE_LIMITED' : 'UNAVAILABLE', error_message: `scripted ${step.status}` }, headers);
     }
-    if (route === 'submit') return submit(body, send);
+    if (route === 'submit') return submitOnce(req.headers['idempotency-key'], body, entry, send);
     const id = decodeURIComponent(match![1]!);
     const op = operations.get(id);
     if (!op) return send(404, { error_code: 'NOT_FOUND', error_message: `no operation ${id}` });
