@@ -47,8 +47,12 @@ describe('dashboard API', () => {
 
   it('groups aborted jobs by reason, largest first, and counts deliveries in the current minute', async () => {
     await submit(h, 'picky', 10, { key: h.keys.admin });
-    await waitFor(async () => (await admin('GET', '/v1/destinations/picky')).body.backlog.total === 10
-      && (await admin('GET', '/v1/destinations/picky')).body.backlog.waiting === 0, { message: 'all 10 jobs final' });
+    // Final means succeeded or aborted: "none waiting" also holds while a claimed upload is still
+    // executing, which a busy machine makes long enough to read the failures too early.
+    await waitFor(async () => {
+      const { backlog } = (await admin('GET', '/v1/destinations/picky')).body;
+      return backlog.succeeded + backlog.aborted === 10;
+    }, { message: 'all 10 jobs final' });
     const failures = await admin('GET', '/v1/destinations/picky/failures');
     expect(failures.status).toBe(200);
     expect(failures.body.failures).toEqual([

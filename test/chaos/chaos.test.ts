@@ -1,5 +1,5 @@
 /**
- * The chaos suite. Short mode is part of `npm test`: a few thousand events, a few SIGKILLs and one
+ * The chaos suite. Short mode is part of `npm run test:slow`: a few thousand events, a few SIGKILLs and one
  * PostgreSQL restart. `npm run chaos` sets CHAOS_MODE=full: 200,000 events and 30 kills
  * (CHAOS_EVENTS and CHAOS_KILLS scale either mode). A vitest file rather than a plain script
  * because the SFTP fake's ssh2 is CommonJS and vitest bridges the module formats.

@@ -46,6 +46,12 @@ export function serveSftp(sftp: SFTPWrapper, root: string, faults: SftpFaults, r
   const handles = new Map<string, Handle>();
   let nextHandle = 1;
   let connectionBytes = 0;
+  // Requests that reached the server in the same network read as the one that triggered a drop
+  // are still parsed and emitted by ssh2 after the socket is destroyed (how many depends on how
+  // much the client had in flight and on Node's stream buffer sizes: more on Node 22 than on 20).
+  // A dropped network delivers nothing more, so they are ignored: no effect on disk, no answer,
+  // and above all no second use of a `drop` fault on the connection that already spent one.
+  let dropped = false;
   const real = (path: string) => join(root, posix.resolve('/', path)); // "../" cannot climb above root
   const view = (path: string) => posix.resolve('/', path);
   const newHandle = (h: Handle) => {
@@ -76,10 +82,15 @@ export function serveSftp(sftp: SFTPWrapper, root: string, faults: SftpFaults, r
       fail(reqId, error as NodeJS.ErrnoException);
     }
   };
-  const note = (name: string) => record.requests.push(name);
+  /** Records a request and says whether to serve it (not once this connection was dropped). */
+  const serve = (name: string): boolean => {
+    if (dropped) return false;
+    record.requests.push(name);
+    return true;
+  };
 
   sftp.on('OPEN', (reqId, filename, flags) => {
-    note('OPEN');
+    if (!serve('OPEN')) return;
     const mode = utils.sftp.flagsToString(flags) ?? 'r';
     const writing = mode !== 'r';
     if (writing && faults.denyWrite?.(view(filename))) return sftp.status(reqId, STATUS_CODE.PERMISSION_DENIED, `Permission denied: ${view(filename)}`);
@@ -91,7 +102,7 @@ export function serveSftp(sftp: SFTPWrapper, root: string, faults: SftpFaults, r
     }
   });
   sftp.on('WRITE', (reqId, handle, offset, data) => {
-    note('WRITE');
+    if (!serve('WRITE')) return;
     const file = handles.get(handle.toString('hex'));
     if (file?.kind !== 'file') return sftp.status(reqId, STATUS_CODE.FAILURE, 'bad handle');
     if (faults.diskFull) return sftp.status(reqId, STATUS_CODE.FAILURE, 'No space left on device');
@@ -100,33 +111,34 @@ export function serveSftp(sftp: SFTPWrapper, root: string, faults: SftpFaults, r
     connectionBytes += data.length;
     if (faults.drop && faults.drop.times > 0 && connectionBytes >= faults.drop.afterBytes) {
       faults.drop.times -= 1;
+      dropped = true;
       return drop(); // the write landed on disk but its OK never leaves: a torn upload
     }
     sftp.status(reqId, STATUS_CODE.OK);
   });
   sftp.on('CLOSE', (reqId, handle) => {
-    note('CLOSE');
+    if (!serve('CLOSE')) return;
     const key = handle.toString('hex');
     const h = handles.get(key);
     handles.delete(key);
     answer(reqId, () => h?.kind === 'file' && closeSync(h.fd));
   });
   sftp.on('FSTAT', (reqId, handle) => {
-    note('FSTAT');
+    if (!serve('FSTAT')) return;
     const h = handles.get(handle.toString('hex'));
     if (h?.kind !== 'file') return sftp.status(reqId, STATUS_CODE.FAILURE, 'bad handle');
     attrsResponse(reqId, () => fstatSync(h.fd));
   });
   // Mode changes are accepted and ignored: every file is created 0644 by the test process anyway.
-  sftp.on('FSETSTAT', (reqId) => (note('FSETSTAT'), sftp.status(reqId, STATUS_CODE.OK)));
-  sftp.on('SETSTAT', (reqId) => (note('SETSTAT'), sftp.status(reqId, STATUS_CODE.OK)));
-  sftp.on('STAT', (reqId, path) => (note('STAT'), attrsResponse(reqId, () => statSync(real(path)))));
-  sftp.on('LSTAT', (reqId, path) => (note('LSTAT'), attrsResponse(reqId, () => lstatSync(real(path)))));
-  sftp.on('MKDIR', (reqId, path) => (note('MKDIR'), answer(reqId, () => mkdirSync(real(path)))));
-  sftp.on('RMDIR', (reqId, path) => (note('RMDIR'), answer(reqId, () => rmdirSync(real(path)))));
-  sftp.on('REMOVE', (reqId, path) => (note('REMOVE'), answer(reqId, () => unlinkSync(real(path)))));
+  sftp.on('FSETSTAT', (reqId) => serve('FSETSTAT') && sftp.status(reqId, STATUS_CODE.OK));
+  sftp.on('SETSTAT', (reqId) => serve('SETSTAT') && sftp.status(reqId, STATUS_CODE.OK));
+  sftp.on('STAT', (reqId, path) => serve('STAT') && attrsResponse(reqId, () => statSync(real(path))));
+  sftp.on('LSTAT', (reqId, path) => serve('LSTAT') && attrsResponse(reqId, () => lstatSync(real(path))));
+  sftp.on('MKDIR', (reqId, path) => serve('MKDIR') && answer(reqId, () => mkdirSync(real(path))));
+  sftp.on('RMDIR', (reqId, path) => serve('RMDIR') && answer(reqId, () => rmdirSync(real(path))));
+  sftp.on('REMOVE', (reqId, path) => serve('REMOVE') && answer(reqId, () => unlinkSync(real(path))));
   sftp.on('RENAME', (reqId, from, to) => {
-    note('RENAME');
+    if (!serve('RENAME')) return;
     if (faults.refuseRename) return sftp.status(reqId, STATUS_CODE.OP_UNSUPPORTED, 'rename is not supported by this server');
     // Like OpenSSH's SFTP v3 rename (link + unlink): an existing target is not replaced.
     if (exists(real(to))) return sftp.status(reqId, STATUS_CODE.FAILURE, 'Failure');
@@ -136,11 +148,11 @@ export function serveSftp(sftp: SFTPWrapper, root: string, faults: SftpFaults, r
     });
   });
   sftp.on('REALPATH', (reqId, path) => {
-    note('REALPATH');
+    if (!serve('REALPATH')) return;
     sftp.name(reqId, [{ filename: view(path), longname: view(path), attrs: {} as Attributes }]);
   });
   sftp.on('OPENDIR', (reqId, path) => {
-    note('OPENDIR');
+    if (!serve('OPENDIR')) return;
     try {
       const dir = real(path);
       const entries = readdirSync(dir).map((name) => entry(name, lstatSync(join(dir, name))));
@@ -150,7 +162,7 @@ export function serveSftp(sftp: SFTPWrapper, root: string, faults: SftpFaults, r
     }
   });
   sftp.on('READDIR', (reqId, handle) => {
-    note('READDIR');
+    if (!serve('READDIR')) return;
     const h = handles.get(handle.toString('hex'));
     if (h?.kind !== 'dir') return sftp.status(reqId, STATUS_CODE.FAILURE, 'bad handle');
     if (h.sent) return sftp.status(reqId, STATUS_CODE.EOF);
