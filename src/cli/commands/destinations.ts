@@ -104,7 +104,7 @@ its config with secret fields and environment-substituted values hidden, and job
   positionals: [1, 1],
   async run(input, ctx) {
     const id = input.positionals[0]!;
-    const d = await checkedDestinationId(ctx, id, { forceHint: false });
+    const d = await checkedDestinationId(ctx, id, { force: false, forceHint: false });
     const counts = (await jobCounts(ctx)).get(id) ?? zero();
     const config = shownConfig(d);
     if (optFlag(input, 'json')) {
@@ -146,17 +146,20 @@ function indent(text: string): string {
 }
 
 /**
- * The file's entry for `id`, or a usage error listing the ids the file does define. An entry
- * that is disabled or invalid is returned (its jobs wait), with a note saying so.
+ * The file's entry for `id` (valid or not: callers decide what an invalid entry means), or a
+ * usage error listing the ids the file does define. With `force`, an id missing from the file
+ * gives undefined instead of the error.
  */
-export async function checkedDestinationId(ctx: CliContext, id: string, options: { forceHint: boolean }): Promise<Destination> {
+export async function checkedDestinationId(ctx: CliContext, id: string, options: { force: true }): Promise<Destination | undefined>;
+export async function checkedDestinationId(ctx: CliContext, id: string, options: { force: false; forceHint: boolean }): Promise<Destination>;
+export async function checkedDestinationId(
+  ctx: CliContext,
+  id: string,
+  options: { force: boolean; forceHint?: boolean },
+): Promise<Destination | undefined> {
   const loaded = await loadDestinationsFile(ctx);
   const found = loaded.destinations.find((d) => d.id === id);
-  if (found) {
-    if (!found.valid) ctx.note(`note: destination "${id}" is invalid, so its jobs wait until it is fixed: ${found.error}`);
-    else if (!found.enabled) ctx.note(`note: destination "${id}" is disabled, so its jobs wait until it is enabled`);
-    return found;
-  }
+  if (found || options.force) return found;
   const known = loaded.destinations.filter((d) => !d.id.startsWith('#')).map((d) => d.id);
   const file = ctx.config().destinationsFile;
   const listing = loaded.fileError ?? (known.length > 0 ? `${file} defines: ${known.join(', ')}` : `${file} defines no destinations`);
