@@ -25,6 +25,7 @@ const COMMANDS: Record<string, Entry> = {
   cancel: { summary: 'cancel jobs that are still waiting', load: async () => (await import('./commands/job-actions.ts')).cancelCommand },
   destinations: { summary: 'list destinations with job counts', load: async () => (await import('./commands/destinations.ts')).destinationsCommand },
   destination: { summary: 'show one destination: status, tuning, config (secrets hidden)', load: async () => (await import('./commands/destinations.ts')).destinationCommand },
+  check: { summary: 'check settings, destinations file and database before a deployment; exit 0 only when all is fine', load: async () => (await import('./commands/check.ts')).checkCommand },
   managers: { summary: 'list installed managers and their config fields', load: async () => (await import('./commands/managers.ts')).managersCommand },
   keys: { summary: 'create, list and revoke HTTP API keys; make a callback secret', load: async () => (await import('./commands/keys.ts')).keysCommand },
   help: { summary: 'show help for a command', load: async () => helpCommand },

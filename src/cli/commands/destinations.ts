@@ -57,7 +57,8 @@ export const destinationsCommand: Command = {
 
 Lists the destinations of BATCH_ROUTER_DESTINATIONS_FILE with their manager, whether they are
 usable, and job counts by state; also destinations that have jobs but are not in the file.
-Exits 2 when the file itself cannot be used (missing, not JSON).
+Exits 2 when the file itself cannot be used (missing, not JSON) or any entry is invalid
+(each one's problem is printed on stderr); "batch-router check" checks settings and database too.
 
 options:
   --json   print [{id, manager, enabled, valid, error?, counts: {waiting, executing, importing,
@@ -90,7 +91,8 @@ options:
       ctx.note(`batch-router: ${loaded.fileError}`);
       return EXIT.usage;
     }
-    return EXIT.ok;
+    // A deployment pipeline can gate on this; "batch-router check" also covers settings and database.
+    return loaded.destinations.some((d) => !d.valid) ? EXIT.usage : EXIT.ok;
   },
 };
 
