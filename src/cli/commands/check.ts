@@ -14,15 +14,6 @@ import { plural } from '../output.ts';
 
 export const checkCommand: Command = {
   name: 'check',
-  help: `batch-router check
-
-Checks the environment settings (BATCH_ROUTER_*, DATABASE_URL, LOG_*), every entry of the
-destinations file (manager, config, tuning, including per-manager BATCH_ROUTER_<MANAGER>_<KEY>
-variables), and the database: reachable, and either migrated or migrated on start
-(BATCH_ROUTER_AUTO_MIGRATE). Prints "ok: ..." per passing check and one "problem: ..." line per
-problem. Exits 0 when everything is fine, 2 when there is any problem.`,
-  options: {},
-  positionals: [0, 0],
   async run(_input, ctx) {
     const problems: string[] = [];
     const config = checkEnvironment(ctx, problems);

@@ -53,18 +53,6 @@ function statusOf(d: Destination, counts: Counts): DestinationStatus {
 
 export const destinationsCommand: Command = {
   name: 'destinations',
-  help: `batch-router destinations [--json]
-
-Lists the destinations of BATCH_ROUTER_DESTINATIONS_FILE with their manager, whether they are
-usable, and job counts by state; also destinations that have jobs but are not in the file.
-Exits 2 when the file itself cannot be used (missing, not JSON) or any entry is invalid
-(each one's problem is printed on stderr); "batch-router check" checks settings and database too.
-
-options:
-  --json   print [{id, manager, enabled, valid, error?, counts: {waiting, executing, importing,
-           succeeded, aborted, cancelled}}]`,
-  options: { json: { type: 'boolean' } },
-  positionals: [0, 0],
   async run(input, ctx) {
     const loaded = await loadDestinationsFile(ctx);
     const counts = await jobCounts(ctx);
@@ -98,12 +86,6 @@ options:
 
 export const destinationCommand: Command = {
   name: 'destination',
-  help: `batch-router destination <id> [--json]
-
-Shows one destination of the destinations file: manager, status and any error, resolved tuning,
-its config with secret fields and environment-substituted values hidden, and job counts.`,
-  options: { json: { type: 'boolean' } },
-  positionals: [1, 1],
   async run(input, ctx) {
     const id = input.positionals[0]!;
     const d = await checkedDestinationId(ctx, id, { force: false, forceHint: false });

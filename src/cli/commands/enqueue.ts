@@ -26,30 +26,6 @@ const BATCH = { maxEvents: 5000, maxBytes: 8 * 1024 * 1024 };
 
 export const enqueueCommand: Command = {
   name: 'enqueue',
-  help: `batch-router enqueue <destinationId> [file|-] [--wait [--timeout <seconds>]] [--submission ID] [--force] [--json]
-
-Reads NDJSON (one JSON object per line) from a file, or from stdin when the file is "-" or
-omitted, and enqueues one job per line. Lines are inserted in batches of ${BATCH.maxEvents}; a line
-that is not a JSON object stops the run (exit 2) with its line number and what was already enqueued.
-A destination that is disabled or has an invalid configuration is refused (exit 2), as the API
-refuses it (409), before anything is read.
-
-options:
-  --wait               then follow the jobs until every one is final; exit 0 if all succeeded,
-                       3 if some were aborted or cancelled
-  --timeout <seconds>  with --wait: give up after this long (exit 4); the jobs carry on
-  --submission <id>    tag the jobs (for "jobs/cancel --submission"); default: a new cli-<uuid>
-  --force              enqueue even if the destination is not in the destinations file (its
-                       jobs wait until it is added); a disabled or invalid entry is refused anyway
-  --json               print {destinationId, submissionId, enqueued, ranges, counts?, finished?}`,
-  options: {
-    wait: { type: 'boolean' },
-    timeout: { type: 'string' },
-    submission: { type: 'string' },
-    force: { type: 'boolean' },
-    json: { type: 'boolean' },
-  },
-  positionals: [1, 2],
   async run(input, ctx) {
     const destinationId = input.positionals[0]!;
     if (!DESTINATION_ID_PATTERN.test(destinationId)) {
