@@ -9,6 +9,7 @@ import type { AppConfig } from '../config.ts';
 import type { Database } from '../db/schema.ts';
 import { typicalUploadSeconds } from '../store/uploads.reporting.ts';
 import type { Destination } from '../destinations.ts';
+import { intakeRefusal } from '../destination-intake.ts';
 import type { LoopStatus } from '../util/loop.ts';
 import { canSee, type Principal } from './auth.ts';
 import { ApiError, notFound } from './errors.ts';
@@ -48,15 +49,12 @@ export function visibleDestination(ctx: ApiContext, principal: Principal, id: st
   return destination;
 }
 
-/** Accepting events needs an enabled destination with a valid config (else 409 saying which). */
+/** Accepting events needs an enabled destination with a valid config (else 409, by the rule `enqueue` shares). */
 export function acceptingDestination(ctx: ApiContext, principal: Principal, id: string): Destination {
   const destination = visibleDestination(ctx, principal, id);
-  if (!destination.enabled) {
-    throw new ApiError(409, 'destination_disabled', `destination "${id}" is disabled; enable it in the destinations file first`);
-  }
-  if (!destination.valid) {
-    throw new ApiError(409, 'destination_invalid', `destination "${id}" has an invalid configuration and is not accepting events; see the daemon log`);
-  }
+  const refusal = intakeRefusal(destination);
+  // The entry's problem text names server files and settings: producers get the fix, the log the detail.
+  if (refusal) throw new ApiError(409, refusal.code, refusal.problem ? `${refusal.message}; the daemon log names the problem` : refusal.message);
   return destination;
 }
 

@@ -4,15 +4,16 @@
  * example of a good value, so the operator can fix the command without reading the docs.
  */
 import { parseArgs } from 'node:util';
-import { UsageError, type Command, type ParsedInput } from './command.ts';
+import { parseOptions, type CommandSpec } from './catalog.ts';
+import { UsageError, type ParsedInput } from './command.ts';
 
 /** Parses `argv` for `command`; `help` is true when `--help`/`-h` was given. */
-export function parseCommandLine(command: Command, argv: readonly string[]): ParsedInput & { help: boolean } {
+export function parseCommandLine(command: CommandSpec, argv: readonly string[]): ParsedInput & { help: boolean } {
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({
       args: [...argv],
-      options: { ...command.options, help: { type: 'boolean', short: 'h' } },
+      options: { ...parseOptions(command), help: { type: 'boolean', short: 'h' } },
       allowPositionals: true,
       strict: true,
     });

@@ -3,7 +3,6 @@
  * it hands over, and the exit codes. Exit codes are part of the interface (scripts branch on
  * them), so they are named once here and nowhere else as bare numbers.
  */
-import type { ParseArgsConfig } from 'node:util';
 import type { AppConfig } from '../config.ts';
 import type { Logger } from '../logger.ts';
 
@@ -64,13 +63,8 @@ export interface CliContext {
 }
 
 export interface Command {
+  /** Must equal its entry's name in catalog.ts, which declares its arguments, flags and help. */
   readonly name: string;
-  /** Synopsis on the first line, then a description and the options; shown by `--help`. */
-  readonly help: string;
-  /** node:util parseArgs options; `--help` is added by the dispatcher. */
-  readonly options: NonNullable<ParseArgsConfig['options']>;
-  /** How many positional arguments the command takes: [min, max]. */
-  readonly positionals: readonly [number, number];
   /** Returns the exit code; throws {@link CliError} for anything the operator must act on. */
   run(input: ParsedInput, ctx: CliContext): Promise<number>;
 }

@@ -5,62 +5,34 @@
  */
 import { envSnapshot, ConfigurationError } from '../config.ts';
 import { parseCommandLine } from './args.ts';
-import { CliError, EXIT, UsageError, type CliContext, type Command } from './command.ts';
+import { findCommand, synopsis, type CommandSpec } from './catalog.ts';
+import { CliError, EXIT, UsageError, type CliContext } from './command.ts';
+import { commandHelp, commandList } from './reference.ts';
 import { createContext, describeError } from './context.ts';
 
-interface Entry {
-  readonly summary: string;
-  load(): Promise<Command>;
-}
-
-const COMMANDS: Record<string, Entry> = {
-  start: { summary: 'run the daemon until SIGTERM/SIGINT', load: async () => (await import('./commands/start.ts')).startCommand },
-  migrate: { summary: 'apply pending database migrations', load: async () => (await import('./commands/migrate.ts')).migrateCommand },
-  enqueue: { summary: 'enqueue NDJSON events for a destination', load: async () => (await import('./commands/enqueue.ts')).enqueueCommand },
-  jobs: { summary: 'list jobs, newest first', load: async () => (await import('./commands/jobs.ts')).jobsCommand },
-  job: { summary: 'show one job with its payload, upload and import', load: async () => (await import('./commands/jobs.ts')).jobCommand },
-  uploads: { summary: 'list uploads, newest first', load: async () => (await import('./commands/uploads.ts')).uploadsCommand },
-  upload: { summary: 'show one upload with its imports and jobs', load: async () => (await import('./commands/uploads.ts')).uploadCommand },
-  retry: { summary: 'requeue aborted jobs', load: async () => (await import('./commands/job-actions.ts')).retryCommand },
-  cancel: { summary: 'cancel jobs that are still waiting', load: async () => (await import('./commands/job-actions.ts')).cancelCommand },
-  destinations: { summary: 'list destinations with job counts', load: async () => (await import('./commands/destinations.ts')).destinationsCommand },
-  destination: { summary: 'show one destination: status, tuning, config (secrets hidden)', load: async () => (await import('./commands/destinations.ts')).destinationCommand },
-  managers: { summary: 'list installed managers and their config fields', load: async () => (await import('./commands/managers.ts')).managersCommand },
-  keys: { summary: 'create, list and revoke HTTP API keys; make a callback secret', load: async () => (await import('./commands/keys.ts')).keysCommand },
-  help: { summary: 'show help for a command', load: async () => helpCommand },
-};
-
 function usage(): string {
-  const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length));
-  const lines = Object.entries(COMMANDS).map(([name, entry]) => `  ${name.padEnd(width)}  ${entry.summary}`);
   return [
     'usage: batch-router <command> [options]',
     '',
     'commands:',
-    ...lines,
+    ...commandList(),
     '',
     'Run "batch-router help <command>" or "batch-router <command> --help" for its options.',
     'Exit codes: 0 ok, 1 failure, 2 usage or validation error, 3 some jobs aborted or cancelled, 4 timeout.',
   ].join('\n');
 }
 
-const helpCommand: Command = {
-  name: 'help',
-  help: 'batch-router help [command]\n\nShows the list of commands, or the options of one command.',
-  options: {},
-  positionals: [0, 1],
-  async run(input, ctx) {
-    const name = input.positionals[0];
-    if (name === undefined) {
-      ctx.print(usage());
-      return EXIT.ok;
-    }
-    const entry = COMMANDS[name];
-    if (!entry) throw new UsageError(`unknown command "${name}"`);
-    ctx.print((await entry.load()).help);
+/** `batch-router help [command]`: the command list, or one command's help. */
+function help(name: string | undefined, ctx: CliContext): number {
+  if (name === undefined) {
+    ctx.print(usage());
     return EXIT.ok;
-  },
-};
+  }
+  const spec = findCommand(name);
+  if (!spec) throw new UsageError(`unknown command "${name}"`);
+  ctx.print(commandHelp(spec));
+  return EXIT.ok;
+}
 
 /** Runs one command line and returns the exit code; never throws. */
 export async function main(argv: readonly string[], ctx: CliContext): Promise<number> {
@@ -69,30 +41,35 @@ export async function main(argv: readonly string[], ctx: CliContext): Promise<nu
     (name === undefined ? ctx.note : ctx.print)(usage());
     return name === undefined ? EXIT.usage : EXIT.ok;
   }
-  const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
-  if (!entry) {
+  if (name === 'help') {
+    try {
+      if (rest.length > 1) throw new UsageError(`help: unexpected argument "${rest[1]}"`);
+      return help(rest[0], ctx);
+    } catch (error) {
+      return report(error, undefined, ctx);
+    }
+  }
+  const spec = findCommand(name);
+  if (!spec) {
     ctx.note(`batch-router: unknown command "${name}"\n\n${usage()}`);
     return EXIT.usage;
   }
-  let command: Command | undefined;
   try {
-    command = await entry.load();
-    const input = parseCommandLine(command, rest);
+    const input = parseCommandLine(spec, rest);
     if (input.help) {
-      ctx.print(command.help);
+      ctx.print(commandHelp(spec));
       return EXIT.ok;
     }
-    return await command.run(input, ctx);
+    return await (await spec.load()).run(input, ctx);
   } catch (error) {
-    return report(error, command, ctx);
+    return report(error, spec, ctx);
   }
 }
 
-function report(error: unknown, command: Command | undefined, ctx: CliContext): number {
+function report(error: unknown, command: CommandSpec | undefined, ctx: CliContext): number {
   if (error instanceof UsageError) {
-    const synopsis = command?.help.split('\n')[0];
     ctx.note(`batch-router: ${error.message}`);
-    if (synopsis) ctx.note(`usage: ${synopsis}\nRun "batch-router help ${command!.name}" for details.`);
+    if (command) ctx.note(`usage: ${synopsis(command).join('\n       ')}\nRun "batch-router help ${command.name}" for details.`);
     return error.exitCode;
   }
   if (error instanceof CliError) {

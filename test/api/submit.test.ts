@@ -66,9 +66,12 @@ describe('POST /v1/destinations/{id}/events', () => {
     expect((await submit(h, 'nowhere', 1)).status).toBe(404);
     const off = await submit(h, 'off', 1);
     expect(off.status).toBe(409);
+    expect(off.body.error).toBe('destination_disabled');
     expect(off.body.message).toContain('disabled');
     const broken = await submit(h, 'broken', 1);
     expect(broken.status).toBe(409);
+    expect(broken.body.error).toBe('destination_invalid');
+    expect(broken.body.message).toContain('destination "broken" has an invalid configuration');
     expect(broken.body.message).not.toContain('config.url'); // configuration details stay in the log
     expect(await jobCount(h, 'off')).toBe(0);
     expect(await jobCount(h, 'broken')).toBe(0);

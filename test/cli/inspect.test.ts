@@ -77,7 +77,7 @@ describe('batch-router jobs / job', () => {
 describe('batch-router destinations', () => {
   it('--json gives exactly id, manager, enabled, valid, error?, counts for file and database-only destinations', async () => {
     const result = await runCli(['destinations', '--json'], ws.env);
-    expect(result.code, result.stderr).toBe(0);
+    expect(result.code, result.stderr).toBe(2); // "broken" is invalid: the listing still comes, the exit code says so
     const zero = { waiting: 0, executing: 0, importing: 0, succeeded: 0, aborted: 0, cancelled: 0 };
     expect(parseJson(result)).toEqual([
       { id: 'demo-files', manager: 'local-files', enabled: true, valid: true, counts: { ...zero, waiting: 2, executing: 1, succeeded: 1, aborted: 1 } },

@@ -53,17 +53,6 @@ function statusOf(d: Destination, counts: Counts): DestinationStatus {
 
 export const destinationsCommand: Command = {
   name: 'destinations',
-  help: `batch-router destinations [--json]
-
-Lists the destinations of BATCH_ROUTER_DESTINATIONS_FILE with their manager, whether they are
-usable, and job counts by state; also destinations that have jobs but are not in the file.
-Exits 2 when the file itself cannot be used (missing, not JSON).
-
-options:
-  --json   print [{id, manager, enabled, valid, error?, counts: {waiting, executing, importing,
-           succeeded, aborted, cancelled}}]`,
-  options: { json: { type: 'boolean' } },
-  positionals: [0, 0],
   async run(input, ctx) {
     const loaded = await loadDestinationsFile(ctx);
     const counts = await jobCounts(ctx);
@@ -90,21 +79,16 @@ options:
       ctx.note(`batch-router: ${loaded.fileError}`);
       return EXIT.usage;
     }
-    return EXIT.ok;
+    // A deployment pipeline can gate on this; "batch-router check" also covers settings and database.
+    return loaded.destinations.some((d) => !d.valid) ? EXIT.usage : EXIT.ok;
   },
 };
 
 export const destinationCommand: Command = {
   name: 'destination',
-  help: `batch-router destination <id> [--json]
-
-Shows one destination of the destinations file: manager, status and any error, resolved tuning,
-its config with secret fields and environment-substituted values hidden, and job counts.`,
-  options: { json: { type: 'boolean' } },
-  positionals: [1, 1],
   async run(input, ctx) {
     const id = input.positionals[0]!;
-    const d = await checkedDestinationId(ctx, id, { forceHint: false });
+    const d = await checkedDestinationId(ctx, id, { force: false, forceHint: false });
     const counts = (await jobCounts(ctx)).get(id) ?? zero();
     const config = shownConfig(d);
     if (optFlag(input, 'json')) {
@@ -146,17 +130,20 @@ function indent(text: string): string {
 }
 
 /**
- * The file's entry for `id`, or a usage error listing the ids the file does define. An entry
- * that is disabled or invalid is returned (its jobs wait), with a note saying so.
+ * The file's entry for `id` (valid or not: callers decide what an invalid entry means), or a
+ * usage error listing the ids the file does define. With `force`, an id missing from the file
+ * gives undefined instead of the error.
  */
-export async function checkedDestinationId(ctx: CliContext, id: string, options: { forceHint: boolean }): Promise<Destination> {
+export async function checkedDestinationId(ctx: CliContext, id: string, options: { force: true }): Promise<Destination | undefined>;
+export async function checkedDestinationId(ctx: CliContext, id: string, options: { force: false; forceHint: boolean }): Promise<Destination>;
+export async function checkedDestinationId(
+  ctx: CliContext,
+  id: string,
+  options: { force: boolean; forceHint?: boolean },
+): Promise<Destination | undefined> {
   const loaded = await loadDestinationsFile(ctx);
   const found = loaded.destinations.find((d) => d.id === id);
-  if (found) {
-    if (!found.valid) ctx.note(`note: destination "${id}" is invalid, so its jobs wait until it is fixed: ${found.error}`);
-    else if (!found.enabled) ctx.note(`note: destination "${id}" is disabled, so its jobs wait until it is enabled`);
-    return found;
-  }
+  if (found || options.force) return found;
   const known = loaded.destinations.filter((d) => !d.id.startsWith('#')).map((d) => d.id);
   const file = ctx.config().destinationsFile;
   const listing = loaded.fileError ?? (known.length > 0 ? `${file} defines: ${known.join(', ')}` : `${file} defines no destinations`);

@@ -10,6 +10,7 @@ import type { Readable } from 'node:stream';
 import { findLiveDaemon } from '../../db/embedded.ts';
 import { insertJobs, type IdRange } from '../../store/jobs.repository.ts';
 import { DESTINATION_ID_PATTERN } from '../../destinations.ts';
+import { intakeRefusal } from '../../destination-intake.ts';
 import { optFlag, optSeconds, optString } from '../args.ts';
 import { CliError, EXIT, UsageError, type CliContext, type Command } from '../command.ts';
 import { describeError } from '../context.ts';
@@ -25,27 +26,6 @@ const BATCH = { maxEvents: 5000, maxBytes: 8 * 1024 * 1024 };
 
 export const enqueueCommand: Command = {
   name: 'enqueue',
-  help: `batch-router enqueue <destinationId> [file|-] [--wait [--timeout <seconds>]] [--submission ID] [--force] [--json]
-
-Reads NDJSON (one JSON object per line) from a file, or from stdin when the file is "-" or
-omitted, and enqueues one job per line. Lines are inserted in batches of ${BATCH.maxEvents}; a line
-that is not a JSON object stops the run (exit 2) with its line number and what was already enqueued.
-
-options:
-  --wait               then follow the jobs until every one is final; exit 0 if all succeeded,
-                       3 if some were aborted or cancelled
-  --timeout <seconds>  with --wait: give up after this long (exit 4); the jobs carry on
-  --submission <id>    tag the jobs (for "jobs/cancel --submission"); default: a new cli-<uuid>
-  --force              enqueue even if the destination is not in the destinations file
-  --json               print {destinationId, submissionId, enqueued, ranges, counts?, finished?}`,
-  options: {
-    wait: { type: 'boolean' },
-    timeout: { type: 'string' },
-    submission: { type: 'string' },
-    force: { type: 'boolean' },
-    json: { type: 'boolean' },
-  },
-  positionals: [1, 2],
   async run(input, ctx) {
     const destinationId = input.positionals[0]!;
     if (!DESTINATION_ID_PATTERN.test(destinationId)) {
@@ -59,7 +39,7 @@ options:
     if (submissionId.length > 200) throw new UsageError('--submission must be at most 200 characters');
     const json = optFlag(input, 'json');
 
-    if (!optFlag(input, 'force')) await checkedDestinationId(ctx, destinationId, { forceHint: true });
+    await checkAccepting(ctx, destinationId, optFlag(input, 'force'));
     await checkSomeoneDelivers(ctx, wait);
     const stream = await openInput(ctx, source);
 
@@ -121,6 +101,21 @@ options:
     });
   },
 };
+
+/**
+ * Refuses, before reading any input, a destination the API would answer 409 for (same rule:
+ * destination-intake.ts). `--force` only admits ids missing from the destinations file, whose
+ * jobs wait until it is configured; it never admits an entry the daemon would abort or ignore.
+ */
+async function checkAccepting(ctx: CliContext, destinationId: string, force: boolean): Promise<void> {
+  const destination = force
+    ? await checkedDestinationId(ctx, destinationId, { force: true })
+    : await checkedDestinationId(ctx, destinationId, { force: false, forceHint: true });
+  const refusal = destination && intakeRefusal(destination);
+  if (!refusal) return;
+  const problem = refusal.problem ? `\nproblem: ${refusal.problem}` : '';
+  throw new CliError(`${refusal.message}.${problem}\nNothing was enqueued.`, EXIT.usage);
+}
 
 /**
  * In embedded mode without a daemon, this process would open the data directory itself: nobody

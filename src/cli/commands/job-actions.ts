@@ -25,29 +25,6 @@ function requireFilter(selector: JobSelector, input: ParsedInput, verb: string, 
 
 export const retryCommand: Command = {
   name: 'retry',
-  help: `batch-router retry [--destination D] [--id ID...] [--reason-contains TEXT] [--since ISO] [--until ISO] [--all] [--json]
-
-Puts aborted jobs back to waiting with a fresh attempt budget; their abort reason is kept as last
-error. At least one filter is required, or --all.
-
-options:
-  --destination <id>        only this destination
-  --id <id>                 only these jobs (repeat, or comma-separate)
-  --reason-contains <text>  only jobs whose abort reason contains this text (case-insensitive)
-  --since <iso>             only jobs aborted at or after this time (e.g. 2026-11-22T08:00:00Z)
-  --until <iso>             only jobs aborted before this time
-  --all                     every aborted job
-  --json                    print {requeued, ids}`,
-  options: {
-    destination: { type: 'string' },
-    id: { type: 'string', multiple: true },
-    'reason-contains': { type: 'string' },
-    since: { type: 'string' },
-    until: { type: 'string' },
-    all: { type: 'boolean' },
-    json: { type: 'boolean' },
-  },
-  positionals: [0, 0],
   async run(input, ctx) {
     const selector: JobSelector = {
       destinationId: optString(input, 'destination'),
@@ -69,28 +46,6 @@ options:
 
 export const cancelCommand: Command = {
   name: 'cancel',
-  help: `batch-router cancel [--id ID...] [--destination D] [--submission S] [--reason TEXT] [--all] [--json]
-
-Cancels matching jobs that are still waiting. Jobs already handed to the vendor (executing,
-importing) cannot be recalled and finish on their own; final ones stay as they are. Both are
-counted in the report. At least one filter is required, or --all.
-
-options:
-  --id <id>             only these jobs (repeat, or comma-separate)
-  --destination <id>    only this destination
-  --submission <id>     only jobs of this submission
-  --reason <text>       reason recorded on the cancelled jobs (default "cancelled with batch-router cancel")
-  --all                 every waiting job
-  --json                print {cancelled, ids, inFlight, alreadyFinal, notFound}`,
-  options: {
-    id: { type: 'string', multiple: true },
-    destination: { type: 'string' },
-    submission: { type: 'string' },
-    reason: { type: 'string' },
-    all: { type: 'boolean' },
-    json: { type: 'boolean' },
-  },
-  positionals: [0, 0],
   async run(input, ctx) {
     const selector: JobSelector = {
       ids: ids(input),

@@ -16,29 +16,6 @@ import { importJson, jobDetailJson, jobJson, nextTry, uploadJson } from '../view
 
 export const jobsCommand: Command = {
   name: 'jobs',
-  help: `batch-router jobs [--destination D] [--state S[,S]] [--submission ID] [--limit N] [--before ID] [--json] [--payload]
-
-Lists jobs, newest first. For the next page pass --before with the last id shown.
-
-options:
-  --destination <id>    only this destination
-  --state <states>      only these states: ${JOB_STATES.join(', ')} (comma-separated)
-  --submission <id>     only jobs of this submission (enqueue prints it)
-  --limit <n>           at most n jobs (1-10000, default 50)
-  --before <id>         only jobs with a smaller id
-  --json                print an array of {id, destinationId, state, attempts, nextAttemptAt, reason,
-                        lastError, uploadId, importId, createdAt, updatedAt, finishedAt, payload?}
-  --payload             include each job's payload`,
-  options: {
-    destination: { type: 'string' },
-    state: { type: 'string', multiple: true },
-    submission: { type: 'string' },
-    limit: { type: 'string' },
-    before: { type: 'string' },
-    json: { type: 'boolean' },
-    payload: { type: 'boolean' },
-  },
-  positionals: [0, 0],
   async run(input, ctx) {
     const states = parseStates(optList(input, 'state'), JOB_STATES, '--state');
     const limit = optInt(input, 'limit', { min: 1, max: 10_000, fallback: 50 });
@@ -94,12 +71,6 @@ function problemOf(row: JobRow): string {
 
 export const jobCommand: Command = {
   name: 'job',
-  help: `batch-router job <id> [--json]
-
-Shows one job: state and history, its payload, the upload and import that carry it, and for a
-waiting job when it will next be tried. Exits 2 when there is no such job.`,
-  options: { json: { type: 'boolean' } },
-  positionals: [1, 1],
   async run(input, ctx) {
     const id = parseId(input.positionals[0]!, 'job id');
     return withDatabase(ctx, async (db) => {

@@ -13,34 +13,6 @@ const SUBCOMMANDS = ['create', 'list', 'revoke', 'secret'];
 
 export const keysCommand: Command = {
   name: 'keys',
-  help: `batch-router keys create --name N --scopes S1,S2 [--destinations D1,D2] [--json]
-       batch-router keys list [--json]
-       batch-router keys revoke <id>
-       batch-router keys secret
-
-Manages the HTTP API keys in BATCH_ROUTER_API_KEYS_FILE (default config/api-keys.json), which holds
-only SHA-256 hashes. "create" prints the new key once: store it then. Until a key exists the API
-listens on 127.0.0.1 only and lets every local caller in.
-
-scopes: ${SCOPES.join(', ')}
-  events:write       submit events          jobs:read    read submissions, jobs, uploads, destinations
-  jobs:read-payload  see job payloads       jobs:write   cancel and retry
-  admin              everything, including /metrics
-
-options:
-  --name <text>             who or what uses the key (shown in logs and "list")
-  --scopes <s1,s2>          comma-separated scopes
-  --destinations <d1,d2>    restrict the key to these destination ids (default: all)
-  --json                    machine-readable output
-
-"secret" prints a new whsec_ secret for BATCH_ROUTER_CALLBACK_SECRET (callback signing).`,
-  options: {
-    name: { type: 'string' },
-    scopes: { type: 'string', multiple: true },
-    destinations: { type: 'string', multiple: true },
-    json: { type: 'boolean' },
-  },
-  positionals: [1, 2],
   async run(input, ctx) {
     const [sub, arg] = input.positionals;
     if (!SUBCOMMANDS.includes(sub!)) throw new UsageError(`keys: unknown subcommand "${sub}"; use ${SUBCOMMANDS.join(', ')}`);

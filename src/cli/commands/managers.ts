@@ -41,16 +41,6 @@ function describeManager(manager: Manager) {
 
 export const managersCommand: Command = {
   name: 'managers',
-  help: `batch-router managers [--json]
-
-Lists the installed managers (destination types): description, vendor limits, tuning defaults,
-and the fields a destination's "config" takes.
-
-options:
-  --json   print [{name, description, fireAndForget, limits, tuningDefaults,
-           fields: [{name, kind, required, default, secret, doc}]}]`,
-  options: { json: { type: 'boolean' } },
-  positionals: [0, 0],
   async run(input, ctx) {
     let managers: ReturnType<typeof describeManager>[];
     try {

@@ -12,16 +12,6 @@ import { formatWhen, plural, printJson, printTable } from '../output.ts';
 
 export const migrateCommand: Command = {
   name: 'migrate',
-  help: `batch-router migrate [--status] [--json]
-
-Applies every pending migration of migrations/ in one transaction, under a lock, so running it
-next to a starting daemon is safe. Prints what was applied.
-
-options:
-  --status   only list the migrations and whether each has been applied
-  --json     print {applied: [names]} or, with --status, [{name, executedAt}]`,
-  options: { status: { type: 'boolean' }, json: { type: 'boolean' } },
-  positionals: [0, 0],
   async run(input, ctx) {
     const json = optFlag(input, 'json');
     return withDatabase(ctx, async (db, handle) => {

@@ -37,20 +37,6 @@ export const companions: CompanionFactory[] = [apiCompanion];
 
 export const startCommand: Command = {
   name: 'start',
-  help: `batch-router start [--no-migrate] [--no-api | --api-only]
-
-Runs the daemon: delivers waiting jobs of every enabled, valid destination and serves the HTTP API
-on PORT until SIGTERM or SIGINT, then stops the API, finishes in-flight uploads (up to
-BATCH_ROUTER_SHUTDOWN_GRACE_MS) and exits 0. A second signal exits at once. Configuration comes
-from the environment (see README).
-
-options:
-  --no-migrate   do not apply pending migrations on start (same as BATCH_ROUTER_AUTO_MIGRATE=false);
-                 the daemon then refuses to run against an out-of-date schema
-  --no-api       deliver only: no HTTP API (and so no callbacks) in this process
-  --api-only     serve the API (and send callbacks) only: no deliveries in this process`,
-  options: { 'no-migrate': { type: 'boolean' }, 'no-api': { type: 'boolean' }, 'api-only': { type: 'boolean' } },
-  positionals: [0, 0],
   async run(input, ctx) {
     const loaded = ctx.config();
     const config: AppConfig = optFlag(input, 'no-migrate') ? Object.freeze({ ...loaded, autoMigrate: false }) : loaded;

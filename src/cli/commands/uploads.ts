@@ -15,24 +15,6 @@ import { importJson, UPLOAD_STATES, uploadJson } from '../views.ts';
 
 export const uploadsCommand: Command = {
   name: 'uploads',
-  help: `batch-router uploads [--destination D] [--state S[,S]] [--limit N] [--before ID] [--json]
-
-Lists uploads (batches handed to a manager), newest first.
-
-options:
-  --destination <id>   only this destination
-  --state <states>     only these states: ${UPLOAD_STATES.join(', ')} (comma-separated)
-  --limit <n>          at most n uploads (1-10000, default 50)
-  --before <id>        only uploads with a smaller id (the next page)
-  --json               print an array of uploads`,
-  options: {
-    destination: { type: 'string' },
-    state: { type: 'string', multiple: true },
-    limit: { type: 'string' },
-    before: { type: 'string' },
-    json: { type: 'boolean' },
-  },
-  positionals: [0, 0],
   async run(input, ctx) {
     const destinationId = optString(input, 'destination');
     const before = optString(input, 'before');
@@ -74,12 +56,6 @@ options:
 
 export const uploadCommand: Command = {
   name: 'upload',
-  help: `batch-router upload <id> [--json]
-
-Shows one upload: state, attempts, lease, last error, its vendor imports, and its jobs by state.
-Exits 2 when there is no such upload.`,
-  options: { json: { type: 'boolean' } },
-  positionals: [1, 1],
   async run(input, ctx) {
     const id = parseId(input.positionals[0]!, 'upload id');
     return withDatabase(ctx, async (db) => {
