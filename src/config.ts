@@ -200,9 +200,13 @@ function problemWith(spec: Spec, value: unknown): string | undefined {
   }
 }
 
+/** A setting the operator must fix before the process can run; the CLI exits 2 on it. */
 export class ConfigurationError extends Error {
+  /** Stable machine-readable code beside the human reason. */
+  readonly code = 'config_invalid';
   constructor(readonly problems: readonly string[]) {
-    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    // One problem fits on one line; several are listed one per line.
+    super(problems.length === 1 ? `invalid configuration: ${problems[0]}` : `invalid configuration:\n  - ${problems.join('\n  - ')}`);
     this.name = 'ConfigurationError';
   }
 }

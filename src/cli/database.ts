@@ -11,7 +11,7 @@ import { CliError, EXIT, type CliContext } from './command.ts';
 import { describeError } from './context.ts';
 
 /** What we call the database in messages when opening it failed before it could tell us. */
-function describeTarget(config: AppConfig): string {
+export function describeTarget(config: AppConfig): string {
   return config.databaseUrl ? redactUrl(config.databaseUrl) : `the embedded database in ${config.dataDir}`;
 }
 
@@ -27,7 +27,7 @@ const CONNECTION_CODES = new Set([
   '28P01', '28000', '3D000', '57P03', '53300',
 ]);
 
-function isConnectionError(error: unknown): boolean {
+export function isConnectionError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && (CONNECTION_CODES.has(code) || code.startsWith('08'))) return true;
   return /connect|connection terminated|timeout exceeded when trying to connect/i.test(describeError(error));

@@ -80,7 +80,9 @@ export async function migrateToLatest(
     const message = failed
       ? `migration ${failed} failed: ${cause.message}`
       : `migrations could not run: ${cause.message}`;
-    log?.error({ err: cause, migration: failed }, message);
+    // A failed migration is a bug worth its stack; not reaching the database is the operator's to
+    // fix, and the caller reports it in one line.
+    if (failed) log?.error({ err: cause, migration: failed }, message);
     throw new Error(message, { cause });
   }
   if (applied.length > 0) log?.info({ migrations: applied }, `applied ${applied.length} migration(s)`);

@@ -117,3 +117,19 @@ function safeString(value: unknown): string {
     return String(value);
   }
 }
+
+/**
+ * Log fields for a failure the router handles. Expected failures (timeouts, vendor 5xx, anything
+ * a manager classified) are routine: the reason and its codes say enough, and a stack per retry
+ * would bury real problems. Only an unexpected error keeps its stack.
+ */
+export function failureLogFields(thrown: unknown, failure: Classified): Record<string, unknown> {
+  if (failure.code === ERROR_CODES.unexpected) return { err: toError(thrown), action: failure.action };
+  return {
+    action: failure.action,
+    reason: failure.message,
+    code: failure.code,
+    ...(failure.vendorCode ? { vendorCode: failure.vendorCode } : {}),
+    ...(failure.retryAfterMs !== undefined ? { retryAfterMs: failure.retryAfterMs } : {}),
+  };
+}

@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { JobOutcome, OpenImport, PollResult } from '../manager/contract.ts';
-import { classify, toError } from '../manager/errors.ts';
+import { classify, failureLogFields, toError } from '../manager/errors.ts';
 import { claimDueImports, finishImport, jobsOfImport, schedulePoll } from '../store/imports.repository.ts';
 import { markAborted, markSucceeded, scheduleRetries } from '../store/jobs.transitions.ts';
 import { finishSettledUploads } from '../store/uploads.repository.ts';
@@ -59,7 +59,7 @@ async function pollOne(ctx: RouterContext, destination: ActiveDestination, row: 
   const pollAgainIfTransient = async (error: unknown, message: string) => {
     const failure = classify(error);
     if (failure.action !== 'retry' && failure.action !== 'snooze') return failure;
-    log.warn({ err: toError(error) }, message);
+    log.warn(failureLogFields(error, failure), message);
     const inMs = Math.max(failure.retryAfterMs ?? 0, tuning.pollIntervalMs);
     await schedulePoll(ctx.db, { importId: row.id, owner: ctx.workerId, progress: null, inMs });
     return undefined;

@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { JobOutcome, JsonObject, UploadResult } from '../manager/contract.ts';
-import { classify, toError } from '../manager/errors.ts';
+import { classify, failureLogFields, toError } from '../manager/errors.ts';
 import { ERROR_CODES } from '../manager/error-codes.ts';
 import { markAborted, markImporting, scheduleRetries, snooze } from '../store/jobs.transitions.ts';
 import { insertImports } from '../store/imports.repository.ts';
@@ -59,7 +59,7 @@ export async function runUpload(
         });
       } catch (error) {
         failure = classify(error);
-        log.warn({ err: toError(error), action: failure.action }, 'upload failed');
+        log.warn(failureLogFields(error, failure), 'upload failed');
       } finally {
         signal.dispose();
       }

@@ -7,13 +7,16 @@
  * roles across processes that share one database.
  */
 import { startApi } from '../../api/index.ts';
-import type { AppConfig } from '../../config.ts';
+import { ConfigurationError, type AppConfig } from '../../config.ts';
 import { startDaemon, runUntilSignalled, type Daemon } from '../../daemon.ts';
 import { createLogger, type Logger } from '../../logger.ts';
 import { toError } from '../../manager/errors.ts';
+import { defaultManagersDir, loadManagers } from '../../manager/registry.ts';
+import { checkTuningEnv } from '../../tuning-env.ts';
 import { optFlag } from '../args.ts';
 import { CliError, EXIT, UsageError, type Command } from '../command.ts';
 import { describeError } from '../context.ts';
+import { describeTarget, explainDatabaseError, isConnectionError } from '../database.ts';
 
 /** Something that runs alongside the router in the daemon process, such as the HTTP API. */
 export interface Companion {
@@ -44,10 +47,21 @@ export const startCommand: Command = {
     const apiOnly = optFlag(input, 'api-only');
     if (noApi && apiOnly) throw new UsageError('--no-api and --api-only exclude each other: a process needs at least one role');
     const log = createLogger(config);
+    // A bad tunable would abort every job of the destinations using it; refuse to start instead.
+    const envCheck = checkTuningEnv(ctx.env, (await loadManagers(defaultManagersDir)).keys());
+    if (envCheck.problems.length > 0) throw new ConfigurationError(envCheck.problems);
+    for (const warning of envCheck.warnings) log.warn(warning);
     let daemon: Daemon;
     try {
       daemon = await startDaemon({ config, env: ctx.env, log, runRouter: !apiOnly });
     } catch (error) {
+      // An unreachable database is the operator's to fix: one line with where and what to check,
+      // no stack. Anything else is unexpected and keeps its stack in the log.
+      if (isConnectionError(error)) {
+        const explained = explainDatabaseError(error, describeTarget(config), config) as Error;
+        log.fatal({ code: (error as { code?: unknown }).code }, explained.message.split('\n')[0]!);
+        throw explained;
+      }
       // Logged for the collector and printed by main for whoever ran the command by hand.
       log.fatal({ err: toError(error) }, 'batch-router could not start');
       throw new CliError(`could not start: ${describeError(error)}`, EXIT.failure, { cause: error });
