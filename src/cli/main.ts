@@ -27,6 +27,7 @@ const COMMANDS: Record<string, Entry> = {
   destination: { summary: 'show one destination: status, tuning, config (secrets hidden)', load: async () => (await import('./commands/destinations.ts')).destinationCommand },
   managers: { summary: 'list installed managers and their config fields', load: async () => (await import('./commands/managers.ts')).managersCommand },
   keys: { summary: 'create, list and revoke HTTP API keys; make a callback secret', load: async () => (await import('./commands/keys.ts')).keysCommand },
+  'break-lock': { summary: 'remove the embedded database lock of a host that is gone', load: async () => (await import('./commands/embedded.ts')).breakLockCommand },
   help: { summary: 'show help for a command', load: async () => helpCommand },
 };
 

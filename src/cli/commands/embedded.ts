@@ -1,0 +1,39 @@
+/**
+ * Commands that look after the embedded database's data directory itself rather than its rows.
+ * `break-lock`: removes the lock left by a host (container) that is gone, which no other host can
+ * judge dead on its own (see src/db/lock-holder.ts).
+ */
+import { breakDataDirLock } from '../../db/data-dir-lock.ts';
+import { describeHolder } from '../../db/lock-holder.ts';
+import { optString } from '../args.ts';
+import { CliError, EXIT, UsageError, type Command } from '../command.ts';
+
+export const breakLockCommand: Command = {
+  name: 'break-lock',
+  help: `batch-router break-lock --host <name>
+
+Removes the embedded database's lock (<BATCH_ROUTER_DATA_DIR>/pglite.lock) left by a batch-router
+on another host or container, or from before a reboot, that is gone for good. Only do this when
+that host cannot come back while you start here: two processes writing one data directory corrupt
+it. Refuses when the lock names another host, or a process on this host that is still running.
+
+options:
+  --host <name>  the host name the lock names (shown in the message that refused to start)`,
+  options: { host: { type: 'string' } },
+  positionals: [0, 0],
+  async run(input, ctx) {
+    const host = optString(input, 'host');
+    if (host === undefined || host === '') throw new UsageError('--host is required: the host name the lock names');
+    const { dataDir, databaseUrl } = ctx.config();
+    if (databaseUrl !== '') ctx.note('note: DATABASE_URL is set, so the embedded database in BATCH_ROUTER_DATA_DIR is not in use');
+    let outcome;
+    try {
+      outcome = await breakDataDirLock(dataDir, host);
+    } catch (error) {
+      throw new CliError((error as Error).message, EXIT.failure);
+    }
+    if (outcome.kind === 'none') ctx.print(`${dataDir}: not locked, nothing to break`);
+    else ctx.print(`${dataDir}: removed the lock of ${describeHolder(outcome.holder)}`);
+    return EXIT.ok;
+  },
+};
