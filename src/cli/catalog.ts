@@ -217,6 +217,17 @@ export const COMMANDS: readonly CommandSpec[] = [
     },
     load: async () => (await import('./commands/keys.ts')).keysCommand,
   },
+  {
+    name: 'break-lock',
+    summary: "remove the embedded database's lock left by a host or container that is gone",
+    usage: [""],
+    positionals: [0, 0],
+    description: "Removes the embedded database's lock (<BATCH_ROUTER_DATA_DIR>/pglite.lock) left by a batch-router\non another host or container, or from before a reboot, that is gone for good. Only do this when\nthat host cannot come back while you start here: two processes writing one data directory corrupt\nit. Refuses when the lock names another host, or a process on this host that is still running.",
+    flags: {
+      host: { type: 'string', value: "<name>", description: "the host name the lock names (shown in the message that refused to start)" },
+    },
+    load: async () => (await import('./commands/embedded.ts')).breakLockCommand,
+  },
 ];
 
 export function findCommand(name: string): CommandSpec | undefined {
