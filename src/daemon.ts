@@ -83,6 +83,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     leaseMs: config.leaseMs,
     heartbeatMs: config.heartbeatMs,
     idlePollMs: config.idlePollMs,
+    arrivals: config.arrivalListen && database.dedicatedClient
+      ? { connect: database.dedicatedClient, safetyPollMs: config.arrivalSafetyPollMs }
+      : undefined,
     sweepIntervalMs: config.sweepIntervalMs,
     shutdownGraceMs: config.shutdownGraceMs,
     retentionMaxAgeMs: config.retentionMaxAgeMs,
