@@ -83,7 +83,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     leaseMs: config.leaseMs,
     heartbeatMs: config.heartbeatMs,
     idlePollMs: config.idlePollMs,
-    arrivals: config.arrivalListen && database.dedicatedClient
+    // The embedded server does not route a NOTIFY to another client's LISTEN yet (every client
+    // shares one PGlite session), so there the router keeps polling every idlePollMs.
+    arrivals: config.arrivalListen && !database.embedded && database.dedicatedClient
       ? { connect: database.dedicatedClient, safetyPollMs: config.arrivalSafetyPollMs }
       : undefined,
     sweepIntervalMs: config.sweepIntervalMs,
