@@ -43,6 +43,10 @@ export interface AppConfig {
   readonly shutdownGraceMs: number;
   /** Sleep of an idle worker loop between looks for ready jobs. */
   readonly idlePollMs: number;
+  /** Wake idle workers on LISTEN/NOTIFY when jobs are inserted, instead of polling every `idlePollMs`. */
+  readonly arrivalListen: boolean;
+  /** Idle sleep of a worker while arrivals wake it: a safety net for jobs inserted without a notification. */
+  readonly arrivalSafetyPollMs: number;
   /** Cadence of the expired-lease recovery and retention sweeps. */
   readonly sweepIntervalMs: number;
   /** Finished jobs older than this are deleted; 0 keeps them forever. */
@@ -133,6 +137,10 @@ const SCHEMA = {
   heartbeatMs: int('BATCH_ROUTER_HEARTBEAT_MS', 0, 0, 'Milliseconds between lease renewals; 0 means leaseMs/3; must be below leaseMs'),
   shutdownGraceMs: int('BATCH_ROUTER_SHUTDOWN_GRACE_MS', 25_000, 0, 'Milliseconds in-flight work may finish after SIGTERM before it is aborted'),
   idlePollMs: int('BATCH_ROUTER_IDLE_POLL_MS', 200, 1, 'Milliseconds an idle worker waits before looking for ready jobs again'),
+  arrivalListen: { doc: 'Wake idle workers by LISTEN/NOTIFY when jobs are inserted (true/false); false polls every BATCH_ROUTER_IDLE_POLL_MS',
+    env: 'BATCH_ROUTER_ARRIVAL_LISTEN', default: true, format: 'br-bool' },
+  arrivalSafetyPollMs: int('BATCH_ROUTER_ARRIVAL_SAFETY_POLL_MS', 30_000, 1,
+    'Milliseconds an idle worker sleeps while arrival notifications wake it; catches jobs inserted without a notification'),
   sweepIntervalMs: int('BATCH_ROUTER_SWEEP_INTERVAL_MS', 5000, 1, 'Milliseconds between lease-recovery and retention sweeps'),
   retentionMaxAgeMs: int('BATCH_ROUTER_RETENTION_MAX_AGE_MS', 7 * DAY_MS, 0, 'Finished jobs older than this many milliseconds are deleted; 0 keeps them'),
   retentionBatchSize: int('BATCH_ROUTER_RETENTION_BATCH_SIZE', 5000, 1, 'Most finished jobs deleted per retention sweep'),

@@ -27,6 +27,8 @@ describe('loadConfig', () => {
       heartbeatMs: 10_000,
       shutdownGraceMs: 25_000,
       idlePollMs: 200,
+      arrivalListen: true,
+      arrivalSafetyPollMs: 30_000,
       sweepIntervalMs: 5000,
       retentionMaxAgeMs: 7 * 24 * 60 * 60 * 1000,
       retentionBatchSize: 5000,

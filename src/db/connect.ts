@@ -15,6 +15,8 @@ export interface DatabaseHandle {
   /** url with password removed, for logs */
   displayUrl: string;
   embedded: boolean;
+  /** A new client outside the pool, to the same database (for a long-lived LISTEN); not yet connected. */
+  dedicatedClient?: () => Promise<pg.Client>;
   close(): Promise<void>;
 }
 
@@ -107,6 +109,7 @@ function handle(pool: pg.Pool, displayUrl: string, embedded: boolean, closeTarge
     pool,
     displayUrl,
     embedded,
+    dedicatedClient: async () => new pg.Client({ ...pool.options, types: typeParsers }),
     close: () =>
       (closing ??= (async () => {
         try {

@@ -19,10 +19,13 @@ export class DestinationWorker {
   constructor(
     private readonly ctx: RouterContext,
     readonly destination: ActiveDestination,
-    idlePollMs: number,
+    /** How long an idle worker sleeps: short while polling, long while arrivals wake it. */
+    idleSleepMs: () => number,
+    /** Short poll while at capacity: an import finishing elsewhere frees a slot without a wake. */
+    private readonly capacityPollMs: number,
   ) {
     this.#queue = new PQueue({ concurrency: destination.tuning.uploadConcurrency });
-    this.loop = new Loop(`router:${destination.id}`, () => this.#tick(idlePollMs), ctx.log);
+    this.loop = new Loop(`router:${destination.id}`, () => this.#tick(idleSleepMs), ctx.log);
   }
 
   get inFlightUploadIds(): string[] {
@@ -44,7 +47,7 @@ export class DestinationWorker {
     await this.#queue.onIdle();
   }
 
-  async #tick(idlePollMs: number): Promise<number> {
+  async #tick(idleSleepMs: () => number): Promise<number> {
     if (this.#queue.size + this.#queue.pending >= this.destination.tuning.uploadConcurrency) {
       await this.#queue.onSizeLessThan(1);
       if (this.#queue.pending >= this.destination.tuning.uploadConcurrency) await onePendingDone(this.#queue);
@@ -55,8 +58,9 @@ export class DestinationWorker {
       this.#schedule(claim);
       return 0;
     }
-    if (claim.kind === 'at-capacity') return idlePollMs;
-    return Math.max(1, Math.min(idlePollMs, claim.wakeInMs ?? idlePollMs));
+    if (claim.kind === 'at-capacity') return this.capacityPollMs;
+    const idleMs = idleSleepMs();
+    return Math.max(1, Math.min(idleMs, claim.wakeInMs ?? idleMs));
   }
 
   #schedule(claim: ClaimedUpload): void {

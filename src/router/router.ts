@@ -5,12 +5,14 @@
  * and wait for every loop to return.
  */
 import type { Kysely } from 'kysely';
+import type pg from 'pg';
 import type { Logger } from 'pino';
 import { heartbeat } from '../store/uploads.repository.ts';
 import type { Database } from '../db/schema.ts';
 import { toError } from '../manager/errors.ts';
 import { Loop, type LoopStatus } from '../util/loop.ts';
 import { abortableDelay } from '../util/delay.ts';
+import { ArrivalListener } from './arrival-listener.ts';
 import { DestinationWorker } from './destination-worker.ts';
 import { pollDueImports } from './poller.ts';
 import { abortWaitingJobs, recoverExpiredUploads, sweepRetention } from './sweeper.ts';
@@ -33,6 +35,11 @@ export interface RouterOptions {
   shutdownGraceMs: number;
   retentionMaxAgeMs: number;
   retentionBatchSize: number;
+  /**
+   * Wake-ups on job arrival (LISTEN/NOTIFY). When set, an idle worker sleeps `safetyPollMs` while
+   * the listener is connected (and `idlePollMs` while it is not); unset, it polls every `idlePollMs`.
+   */
+  arrivals?: { connect: () => Promise<pg.Client>; safetyPollMs: number };
   /** Destinations to serve. */
   destinations: readonly ActiveDestination[];
   /** Enabled destinations whose config is broken: their waiting jobs are aborted with `error`. */
@@ -44,6 +51,7 @@ export class Router {
   readonly #ctx: RouterContext;
   readonly #workers: DestinationWorker[];
   readonly #loops: Loop[];
+  readonly #arrivals: ArrivalListener | undefined;
   #started = false;
 
   constructor(private readonly options: RouterOptions) {
@@ -56,7 +64,15 @@ export class Router {
       stagingMemoryBytes: options.stagingMemoryBytes ?? DEFAULT_STAGING_MEMORY_BYTES,
       hardStop: this.#hardStop.signal,
     };
-    this.#workers = options.destinations.map((d) => new DestinationWorker(this.#ctx, d, options.idlePollMs));
+    const arrivals = options.arrivals;
+    this.#arrivals = arrivals && new ArrivalListener({
+      connect: arrivals.connect,
+      onArrival: (destinationId) => this.nudge(destinationId),
+      onListening: () => { for (const worker of this.#workers) worker.loop.wake(); },
+      log: options.log,
+    });
+    const idleSleepMs = () => (arrivals && this.#arrivals?.listening ? arrivals.safetyPollMs : options.idlePollMs);
+    this.#workers = options.destinations.map((d) => new DestinationWorker(this.#ctx, d, idleSleepMs, options.idlePollMs));
     const pollable = new Map(options.destinations.filter((d) => !d.manager.fireAndForget).map((d) => [d.id, d]));
     const pollIdleMs = Math.min(1000, ...options.destinations.map((d) => d.tuning.pollIntervalMs));
     this.#loops = [
@@ -71,6 +87,7 @@ export class Router {
     this.#started = true;
     for (const worker of this.#workers) worker.start();
     for (const loop of this.#loops) loop.start();
+    if (this.#workers.length > 0) this.#arrivals?.start();
     this.options.log.info(
       { workerId: this.options.workerId, destinations: this.#workers.map((w) => w.destination.id) },
       'router started',
@@ -102,6 +119,7 @@ export class Router {
     }
     await drained;
     graceOver.abort();
+    await this.#arrivals?.stop();
     await heartbeatLoop?.stop();
     await others;
     log.info('router stopped');

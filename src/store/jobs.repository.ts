@@ -5,6 +5,7 @@
 import { sql, type Kysely } from 'kysely';
 import { isBigintId } from '../db/ids.ts';
 import type { Database, JobRow, JobState } from '../db/schema.ts';
+import { notifyJobsArrived } from './job-arrivals.notify.ts';
 
 type Db = Kysely<Database>;
 
@@ -33,6 +34,7 @@ export async function insertJobs(
     )
     SELECT id FROM input ORDER BY ord
   `.execute(db);
+  await notifyJobsArrived(db, destinationId);
   return rows.map((row) => row.id);
 }
 
