@@ -5,7 +5,7 @@
  * would otherwise be ignored in silence.
  */
 import { describeConfig } from './config.ts';
-import { envVarFor, TUNING_DEFAULTS, TUNING_KEYS } from './tuning.ts';
+import { badTuningEnvValue, envVarFor, positiveInt, TUNING_KEYS } from './tuning.ts';
 
 export interface TuningEnvCheck {
   /** Bad values, each naming the variable, the value and the fix. */
@@ -34,8 +34,8 @@ export function checkTuningEnv(env: Readonly<Record<string, string>>, managerNam
     for (const name of [envVarFor(undefined, key), ...managers.map((m) => envVarFor(m, key))]) {
       const value = env[name];
       // An empty variable counts as unset, as resolveTuning treats it.
-      if (value === undefined || value === '' || /^\s*\d+\s*$/.test(value) && Number(value) > 0 && Number.isSafeInteger(Number(value))) continue;
-      problems.push(`${name}=${JSON.stringify(value)} must be a positive whole number: set it to a number such as ${TUNING_DEFAULTS[key]}, or unset it to use the default`);
+      if (value === undefined || value === '' || positiveInt(value) !== undefined) continue;
+      problems.push(badTuningEnvValue(name, value, key));
     }
   }
   for (const name of Object.keys(env).sort()) {

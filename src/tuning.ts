@@ -87,9 +87,15 @@ export function envVarFor(managerName: string | undefined, key: TuningKey): stri
 }
 
 /** Positive safe integer from a number or an all-digits string (what `${ENV}` substitution yields). */
-function positiveInt(value: unknown): number | undefined {
+export function positiveInt(value: unknown): number | undefined {
   const n = typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
   return typeof n === 'number' && Number.isSafeInteger(n) && n > 0 ? n : undefined;
+}
+
+/** The problem of a tunable variable whose value is not a positive whole number. */
+export function badTuningEnvValue(name: string, value: string, key: TuningKey): string {
+  return `${name}=${JSON.stringify(value)} must be a positive whole number: ` +
+    `fix: set it to a number such as ${TUNING_DEFAULTS[key]}, or unset it to use the default`;
 }
 
 export interface ResolvedTuning {
@@ -142,12 +148,7 @@ export function resolveTuning(
       if (value !== undefined || env[name] === undefined || env[name] === '') continue;
       value = positiveInt(env[name]);
       source = name;
-      if (value === undefined) {
-        problems.push(
-          `${name}=${JSON.stringify(env[name])} must be a positive whole number: ` +
-            `fix: set it to a number such as ${TUNING_DEFAULTS[key]}, or unset it to use the default`,
-        );
-      }
+      if (value === undefined) problems.push(badTuningEnvValue(name, env[name], key));
     }
     if (value === undefined && managerDefaults[key] !== undefined) {
       value = positiveInt(managerDefaults[key]);
