@@ -108,7 +108,7 @@ void schemaMatchesConfig;
 
 /** The fix offered for a bad process setting: the default always works. */
 function fixFor(spec: SettingSpec): string {
-  return `fix the value, or unset ${spec.env} to use the default (${spec.default === '' ? 'empty' : JSON.stringify(spec.default)})`;
+  return `fix: correct it, or unset ${spec.env} to use the default (${spec.default === '' ? 'empty' : JSON.stringify(spec.default)})`;
 }
 
 /** A setting the operator must fix before the process can run; the CLI exits 2 on it. */
