@@ -112,19 +112,25 @@ export function describeFormat(spec: SettingSpec): string {
 
 /**
  * How a value appears in an error: quoted, or for a secret hidden. A connection string keeps its
- * shape (where the typo usually is) with the password masked; if it cannot be parsed, nothing shows.
+ * shape (where the typo usually is) with the password masked, but only when it parses as
+ * `scheme://[user[:password]@]host…` with no other "@": anything odder could hold the password
+ * where the parser does not see one (`postgres:/u:pw@h`, `postgres://u:12/pw@h`), so nothing shows.
  */
 export function shownValue(spec: Pick<SettingSpec, 'sensitive' | 'format'>, raw: string): string {
+  const hidden = '(value hidden)';
   if (!spec.sensitive) return JSON.stringify(raw);
-  if (spec.format !== 'postgres-url') return '(value hidden)';
+  if (spec.format !== 'postgres-url') return hidden;
+  let url: URL;
   try {
-    const url = new URL(raw);
-    if (url.password) url.password = '***';
-    for (const name of [...url.searchParams.keys()]) if (/pass|secret|key|token/i.test(name)) url.searchParams.set(name, '***');
-    return JSON.stringify(url.toString());
+    url = new URL(raw);
   } catch {
-    return '(value hidden)';
+    return hidden;
   }
+  const ats = raw.split('@').length - 1;
+  if (!url.host || !raw.toLowerCase().startsWith(`${url.protocol}//`) || ats > (url.username || url.password ? 1 : 0)) return hidden;
+  if (url.password) url.password = '***';
+  for (const name of [...url.searchParams.keys()]) if (/pass|secret|key|token/i.test(name)) url.searchParams.set(name, '***');
+  return JSON.stringify(url.toString());
 }
 
 /** The one shape of a bad-setting problem: the variable, its value, what is wrong and the fix. */
