@@ -1,7 +1,7 @@
 /**
- * Parsers for the configuration values that are lists or encoded secrets, kept out of config.ts
- * so it stays a schema. Each returns the parsed value or a problem phrased for the operator;
- * config.ts adds the variable name and the fix.
+ * Parsers behind the convict formats of config-convict.ts: whole numbers, lists and encoded
+ * secrets. Each returns the parsed value or a problem phrased for the operator, never quoting a
+ * secret; config-convict.ts adds the variable name, its value and the fix.
  */
 import { isIP } from 'node:net';
 
