@@ -10,6 +10,7 @@
  * the same whichever variable holds it.
  */
 import convict from 'convict';
+import { maskConnectionUrl } from './util/connection-url.ts';
 import { decodeWebhookSecret, parseAllowList, parseDurationList, parseWholeNumber, wholeNumberProblem } from './config-formats.ts';
 
 /** A convict schema entry plus the bounds our formats read (`min`/`max`, `values`). */
@@ -112,25 +113,13 @@ export function describeFormat(spec: SettingSpec): string {
 
 /**
  * How a value appears in an error: quoted, or for a secret hidden. A connection string keeps its
- * shape (where the typo usually is) with the password masked, but only when it parses as
- * `scheme://[user[:password]@]host…` with no other "@": anything odder could hold the password
- * where the parser does not see one (`postgres:/u:pw@h`, `postgres://u:12/pw@h`), so nothing shows.
+ * shape (where the typo usually is) with the password masked, unless it is shaped oddly enough
+ * that the password could be missed (see util/connection-url.ts); then nothing shows.
  */
 export function shownValue(spec: Pick<SettingSpec, 'sensitive' | 'format'>, raw: string): string {
-  const hidden = '(value hidden)';
   if (!spec.sensitive) return JSON.stringify(raw);
-  if (spec.format !== 'postgres-url') return hidden;
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    return hidden;
-  }
-  const ats = raw.split('@').length - 1;
-  if (!url.host || !raw.toLowerCase().startsWith(`${url.protocol}//`) || ats > (url.username || url.password ? 1 : 0)) return hidden;
-  if (url.password) url.password = '***';
-  for (const name of [...url.searchParams.keys()]) if (/pass|secret|key|token/i.test(name)) url.searchParams.set(name, '***');
-  return JSON.stringify(url.toString());
+  const masked = spec.format === 'postgres-url' ? maskConnectionUrl(raw, '***') : undefined;
+  return masked === undefined ? '(value hidden)' : JSON.stringify(masked);
 }
 
 /** The one shape of a bad-setting problem: the variable, its value, what is wrong and the fix. */

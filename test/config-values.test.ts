@@ -8,6 +8,7 @@ import { ConfigurationError, describeConfig, loadConfig, type AppConfig } from '
 import { checkTuningEnv } from '../src/tuning-env.ts';
 import { shownValue, type FormatName } from '../src/config-convict.ts';
 import { SCHEMA } from '../src/config-schema.ts';
+import { redactUrl } from '../src/db/connect.ts';
 
 function problemsOf(env: NodeJS.ProcessEnv): readonly string[] {
   try {
@@ -138,5 +139,12 @@ describe('tunable variables', () => {
       'BATCH_ROUTER_LEASE_MSS is not a setting batch-router knows, so it is ignored; did you mean BATCH_ROUTER_LEASE_MS?',
       'BATCH_ROUTER_WEBHOOK_MAX_ATEMPTS is not a setting batch-router knows, so it is ignored; did you mean BATCH_ROUTER_WEBHOOK_MAX_ATTEMPTS?',
     ]);
+  });
+});
+
+describe('the database target in other messages', () => {
+  it('drops the password, and hides a string whose password the parser could miss', () => {
+    expect(redactUrl('postgres://app:pw-1@db:5432/x?sslpassword=pw-2&sslmode=require')).toBe('postgres://app@db:5432/x?sslmode=require');
+    expect(redactUrl('postgres://u:12/pw-3@db')).toBe('(connection string hidden)');
   });
 });
