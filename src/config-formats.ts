@@ -1,9 +1,26 @@
 /**
- * Parsers for the configuration values that are lists or encoded secrets, kept out of config.ts
- * so it stays a schema. Each returns the parsed value or a problem phrased for the operator;
- * config.ts adds the variable name and the fix.
+ * Parsers behind the convict formats of config-convict.ts: whole numbers, lists and encoded
+ * secrets. Each returns the parsed value or a problem phrased for the operator, never quoting a
+ * secret; config-convict.ts adds the variable name, its value and the fix.
  */
 import { isIP } from 'node:net';
+
+/**
+ * A whole number from a number or from text of digits (what an environment variable or `${ENV}`
+ * substitution yields), within `min`..`max`; undefined for anything else. Strict on purpose:
+ * "12abc", "1.5" and "1e3" are typos more often than intent.
+ */
+export function parseWholeNumber(value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  const n = typeof value === 'string' && /^\s*-?\d+\s*$/.test(value) ? Number(value) : value;
+  return typeof n === 'number' && Number.isSafeInteger(n) && n >= min && n <= max ? n : undefined;
+}
+
+/** What is wrong with `value` as a whole number in `min`..`max`, or undefined when nothing is. */
+export function wholeNumberProblem(value: unknown, min: number, max?: number): string | undefined {
+  if (parseWholeNumber(value, min, max) !== undefined) return undefined;
+  if (max !== undefined) return `must be a whole number from ${min} to ${max}`;
+  return min === 1 ? 'must be a positive whole number' : `must be a whole number ${min} or more`;
+}
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 

@@ -3,15 +3,15 @@
  * frozen {@link AppConfig} or {@link envSnapshot}, so tests can pass their own environment and no
  * setting can change behind the daemon's back after start.
  *
- * convict maps env vars to keys, applies defaults and coerces strings; validation is ours (one
- * checker per format, bounds on the schema entry) so every message names the env var and the fix
- * instead of convict's internal key path.
+ * convict does the reading: it maps env vars to keys, applies defaults, coerces with our formats
+ * and validates (config-convict.ts); the schema with every setting's doc is config-schema.ts.
+ * What is left here are the checks across settings and the derived values.
  */
-import convict from 'convict';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { decodeWebhookSecret, parseAllowList, parseDurationList } from './config-formats.ts';
+import { describeFormat, validateSettings, type SettingSpec } from './config-convict.ts';
+import { SCHEMA, type LogFormat, type LogLevel, type SettingKey } from './config-schema.ts';
 
 /** The daemon's settings after defaults, validation and derivation. Deeply frozen. */
 export interface AppConfig {
@@ -99,113 +99,16 @@ export interface AppConfig {
   readonly idempotencyTtlMs: number;
 }
 
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
-export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
-export type LogFormat = (typeof LOG_FORMATS)[number];
+export { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './config-schema.ts';
 
-/** A convict schema entry plus our bounds: `min`/`max` for integers, `values` for enums. */
-interface Spec {
-  doc: string;
-  env: string;
-  default: string | number | boolean;
-  format: string;
-  min?: number; max?: number; values?: readonly string[];
-  /** Never echo the value in errors (it may hold a password). */
-  sensitive?: boolean;
-}
-const DAY_MS = 24 * 60 * 60 * 1000;
-const int = (env: string, def: number, min: number, doc: string, max = Number.MAX_SAFE_INTEGER): Spec =>
-  ({ doc, env, default: def, format: 'br-int', min, max });
-const str = (env: string, def: string, doc: string, extra: Partial<Spec> = {}): Spec =>
-  ({ doc, env, default: def, format: 'br-string', ...extra });
+// Compile-time check that the schema and AppConfig list the same keys.
+type SameKeys<A, B> = [Exclude<keyof A, keyof B>, Exclude<keyof B, keyof A>] extends [never, never] ? true : never;
+const schemaMatchesConfig: SameKeys<AppConfig, typeof SCHEMA> = true;
+void schemaMatchesConfig;
 
-const SCHEMA = {
-  databaseUrl: str('DATABASE_URL', '', 'PostgreSQL connection string (postgres://user:pass@host:5432/db); empty starts an '
-    + 'embedded PGlite in the data directory', { format: 'br-pg-url', sensitive: true }),
-  dataDir: str('BATCH_ROUTER_DATA_DIR', './data', 'Directory for the embedded database and, by default, staging files'),
-  embeddedPort: int('BATCH_ROUTER_EMBEDDED_PORT', 0, 0, 'Loopback port of the embedded database; 0 picks a free port', 65535),
-  autoMigrate: { doc: 'Apply pending database migrations on start (true/false)', env: 'BATCH_ROUTER_AUTO_MIGRATE', default: true, format: 'br-bool' },
-  destinationsFile: str('BATCH_ROUTER_DESTINATIONS_FILE', 'config/destinations.json', 'JSON file listing the destinations to deliver to'),
-  stagingDir: str('BATCH_ROUTER_STAGING_DIR', '', 'Directory for upload staging files; empty means <dataDir>/staging'),
-  stagingMemoryBytes: int('BATCH_ROUTER_STAGING_MEMORY_BYTES', 8 * 1024 * 1024, 0,
-    'Uploads whose staged rows total at most this many bytes are staged in memory instead of a file; 0 always uses files'),
-  logLevel: str('LOG_LEVEL', 'info', `Log level: ${LOG_LEVELS.join(', ')}`, { format: 'br-enum', values: LOG_LEVELS }),
-  logFormat: str('BATCH_ROUTER_LOG_FORMAT', 'auto', 'Log format: json, pretty, or auto (pretty when stdout is a terminal)', { format: 'br-enum', values: LOG_FORMATS }),
-  workerId: str('BATCH_ROUTER_WORKER_ID', '', 'Identity of this process on leases; empty generates <hostname>-<pid>-<random>'),
-  leaseMs: int('BATCH_ROUTER_LEASE_MS', 30_000, 1000, 'Milliseconds a claimed job or upload stays owned without a heartbeat'),
-  heartbeatMs: int('BATCH_ROUTER_HEARTBEAT_MS', 0, 0, 'Milliseconds between lease renewals; 0 means leaseMs/3; must be below leaseMs'),
-  shutdownGraceMs: int('BATCH_ROUTER_SHUTDOWN_GRACE_MS', 25_000, 0, 'Milliseconds in-flight work may finish after SIGTERM before it is aborted'),
-  idlePollMs: int('BATCH_ROUTER_IDLE_POLL_MS', 200, 1, 'Milliseconds an idle worker waits before looking for ready jobs again'),
-  arrivalListen: { doc: 'Wake idle workers by LISTEN/NOTIFY when jobs are inserted (true/false); false polls every BATCH_ROUTER_IDLE_POLL_MS',
-    env: 'BATCH_ROUTER_ARRIVAL_LISTEN', default: true, format: 'br-bool' },
-  arrivalSafetyPollMs: int('BATCH_ROUTER_ARRIVAL_SAFETY_POLL_MS', 30_000, 1,
-    'Milliseconds an idle worker sleeps while arrival notifications wake it; catches jobs inserted without a notification'),
-  sweepIntervalMs: int('BATCH_ROUTER_SWEEP_INTERVAL_MS', 5000, 1, 'Milliseconds between lease-recovery and retention sweeps'),
-  retentionMaxAgeMs: int('BATCH_ROUTER_RETENTION_MAX_AGE_MS', 7 * DAY_MS, 0, 'Finished jobs older than this many milliseconds are deleted; 0 keeps them'),
-  retentionBatchSize: int('BATCH_ROUTER_RETENTION_BATCH_SIZE', 5000, 1, 'Most finished jobs deleted per retention sweep'),
-  dbPoolSize: int('BATCH_ROUTER_DB_POOL_SIZE', 10, 1, 'Most PostgreSQL connections this process opens', 1000),
-  port: int('PORT', 8080, 0, 'HTTP API port; 0 picks a free port', 65535),
-  apiHost: str('BATCH_ROUTER_API_HOST', '', 'HTTP API bind address; empty lets the API module choose'),
-  nodeEnv: str('NODE_ENV', 'production', 'Node environment name (production, development, test)'),
-  apiKeysFile: str('BATCH_ROUTER_API_KEYS_FILE', 'config/api-keys.json', 'API keys file (hashes only; manage with batch-router keys); no keys means loopback-only'),
-  apiBodyLimitBytes: int('BATCH_ROUTER_API_BODY_LIMIT_BYTES', 10 * 1024 * 1024, 1024, 'Largest API request body in bytes; larger ones are refused with 413'),
-  apiHeadersTimeoutMs: int('BATCH_ROUTER_API_HEADERS_TIMEOUT_MS', 10_000, 100,
-    'Milliseconds a client has to send the request headers; a slower one gets 408 and its connection is closed'),
-  apiRequestTimeoutMs: int('BATCH_ROUTER_API_REQUEST_TIMEOUT_MS', 60_000, 100,
-    'Milliseconds a client has to send a whole request, body included; must be at least the headers timeout'),
-  apiKeepAliveTimeoutMs: int('BATCH_ROUTER_API_KEEP_ALIVE_TIMEOUT_MS', 5000, 1, 'Milliseconds an idle keep-alive API connection stays open'),
-  apiMaxEventDepth: int('BATCH_ROUTER_API_MAX_EVENT_DEPTH', 64, 1, 'Deepest nesting of objects and arrays accepted in one event; deeper ones get 400', 1000),
-  apiMaxStreamsPerKey: int('BATCH_ROUTER_API_MAX_STREAMS_PER_KEY', 50, 1, 'Open SSE streams plus Prefer: wait holds per API key and process; more get 429'),
-  apiMaxStreams: int('BATCH_ROUTER_API_MAX_STREAMS', 500, 1, 'Open SSE streams plus Prefer: wait holds per process across all keys; more get 429'),
-  apiRateLimit: int('BATCH_ROUTER_API_RATE_LIMIT', 50, 0, 'Average API requests per second allowed per key; 0 disables rate limiting'),
-  apiRateBurst: int('BATCH_ROUTER_API_RATE_BURST', 100, 1, 'API requests a key may make at once above the average rate'),
-  callbackSecret: str('BATCH_ROUTER_CALLBACK_SECRET', '', 'Secret signing callbacks, whsec_<base64 of 24-64 bytes>; empty refuses callback requests',
-    { format: 'br-whsec', sensitive: true }),
-  callbackRetrySchedule: str('BATCH_ROUTER_CALLBACK_RETRY_SCHEDULE', '0,5s,5m,30m,2h,5h,10h,14h,20h,24h',
-    'Delay before each callback attempt (comma-separated, units ms/s/m/h/d); jittered by +-20%', { format: 'br-durations' }),
-  callbackAllowList: str('BATCH_ROUTER_CALLBACK_ALLOW_LIST', '', 'Callback hosts, *.domains, IPs or CIDRs allowed (comma-separated); '
-    + 'empty allows public addresses only (any address when NODE_ENV=development)', { format: 'br-allow-list' }),
-  callbackTimeoutMs: int('BATCH_ROUTER_CALLBACK_TIMEOUT_MS', 15_000, 100, 'Milliseconds one callback attempt may take'),
-  callbackPollMs: int('BATCH_ROUTER_CALLBACK_POLL_MS', 1000, 1, 'Milliseconds the idle callback loop waits before looking for work again'),
-  ssePollMs: int('BATCH_ROUTER_SSE_POLL_MS', 1000, 10, 'Milliseconds between reads of the state an SSE stream follows'),
-  sseHeartbeatMs: int('BATCH_ROUTER_SSE_HEARTBEAT_MS', 15_000, 100, 'Milliseconds between SSE heartbeat comments'),
-  idempotencyTtlMs: int('BATCH_ROUTER_IDEMPOTENCY_TTL_MS', DAY_MS, 1000, 'Milliseconds an Idempotency-Key is remembered'),
-} satisfies Record<keyof AppConfig, Spec>;
-
-type Key = keyof typeof SCHEMA;
-
-/** Strict coercions: convict's own read "12abc" as 12 and "no" as true, which hides typos. */
-const BOOLS: Record<string, boolean> = { true: true, '1': true, yes: true, on: true, false: false, '0': false, no: false, off: false };
-// An unparsable string is left as is, so the checker below reports it instead of a guess.
-convict.addFormat({ name: 'br-int', validate: () => undefined, coerce: (v: string) => (/^\s*-?\d+\s*$/.test(v) ? Number(v) : v) });
-convict.addFormat({ name: 'br-bool', validate: () => undefined, coerce: (v: string) => BOOLS[v.trim().toLowerCase()] ?? v });
-for (const name of ['br-string', 'br-enum', 'br-pg-url', 'br-whsec', 'br-durations', 'br-allow-list']) convict.addFormat({ name, validate: () => undefined });
-
-/** Returns the problem with a coerced value, or undefined. The value itself is printed by the caller. */
-function problemWith(spec: Spec, value: unknown): string | undefined {
-  switch (spec.format) {
-    case 'br-int': {
-      const ok = typeof value === 'number' && Number.isSafeInteger(value) && value >= spec.min! && value <= spec.max!;
-      const range = spec.max === Number.MAX_SAFE_INTEGER ? `${spec.min} or more` : `from ${spec.min} to ${spec.max}`;
-      return ok ? undefined : `must be a whole number ${range}`;
-    }
-    case 'br-bool':
-      return typeof value === 'boolean' ? undefined : 'must be true or false';
-    case 'br-enum':
-      return spec.values!.includes(value as string) ? undefined : `must be one of ${spec.values!.join(', ')}`;
-    case 'br-pg-url':
-      if (value === '' || /^postgres(ql)?:\/\/\S+$/.test(String(value))) return undefined;
-      return 'must be a postgres:// or postgresql:// connection string';
-    case 'br-whsec':
-      return value === '' ? undefined : decodeWebhookSecret(String(value)).problem;
-    case 'br-durations':
-      return parseDurationList(String(value)).problem;
-    case 'br-allow-list':
-      return parseAllowList(String(value)).problem;
-    default:
-      return typeof value === 'string' ? undefined : 'must be text';
-  }
+/** The fix offered for a bad process setting: the default always works. */
+function fixFor(spec: SettingSpec): string {
+  return `fix: correct it, or unset ${spec.env} to use the default (${spec.default === '' ? 'empty' : JSON.stringify(spec.default)})`;
 }
 
 /** A setting the operator must fix before the process can run; the CLI exits 2 on it. */
@@ -221,20 +124,11 @@ export class ConfigurationError extends Error {
 
 /** Reads, validates and derives the configuration. Throws {@link ConfigurationError} listing every problem. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
-  // args: [] so a CLI flag never leaks into configuration by accident.
-  const conf = convict<Record<Key, unknown>>(SCHEMA as convict.Schema<Record<Key, unknown>>, { env, args: [] });
-  const problems: string[] = [];
-  for (const [key, spec] of Object.entries(SCHEMA) as [Key, Spec][]) {
-    const problem = problemWith(spec, conf.get(key));
-    if (!problem) continue;
-    const shown = spec.sensitive ? '(value hidden)' : JSON.stringify(env[spec.env]);
-    const fallback = JSON.stringify(spec.default);
-    problems.push(`${spec.env}=${shown} ${problem}: fix the value, or unset ${spec.env} to use the default (${fallback})`);
-  }
+  const { values, problems } = validateSettings(SCHEMA, env, fixFor);
   if (problems.length > 0) throw new ConfigurationError(problems);
 
-  // Every value passed its check above, so the shape is AppConfig before derivation.
-  const raw = conf.getProperties() as unknown as AppConfig;
+  // convict validated every value against its format, so the shape is AppConfig before derivation.
+  const raw = values as unknown as AppConfig;
   const leaseMs = raw.leaseMs;
   const heartbeatMs: number = raw.heartbeatMs === 0 ? Math.floor(leaseMs / 3) : raw.heartbeatMs;
   if (heartbeatMs >= leaseMs) {
@@ -259,9 +153,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     workerId: raw.workerId || `${hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`,
     heartbeatMs,
     apiKeysFile: resolve(raw.apiKeysFile),
-    // The two lists arrive as the text convict read; their checks above passed.
-    callbackRetrySchedule: Object.freeze(parseDurationList(String(raw.callbackRetrySchedule)).value!),
-    callbackAllowList: Object.freeze(parseAllowList(String(raw.callbackAllowList)).value!),
+    // The list formats coerced these to fresh arrays; freezing keeps the whole object immutable.
+    callbackRetrySchedule: Object.freeze([...raw.callbackRetrySchedule]),
+    callbackAllowList: Object.freeze([...raw.callbackAllowList]),
   };
   // Every value is a primitive or a frozen list, so freezing the object freezes it deeply.
   return Object.freeze(config);
@@ -281,12 +175,17 @@ export interface ConfigRow {
   readonly env: string;
   /** Value used when the variable is unset. */
   readonly default: string | number | boolean;
-  /** One line for README tables and `batch-router config`. */
+  /** What values it takes, e.g. "whole number ≥ 1000". */
+  readonly type: string;
+  /** What it does, its unit and when to change it. */
   readonly doc: string;
+  /** Its value is a secret and is never printed. */
+  readonly sensitive: boolean;
 }
 
-/** Every setting with its env var, default and doc line, in schema order. */
+/** Every setting with its env var, format, default and doc, in schema order. */
 export function describeConfig(): ConfigRow[] {
-  const rows = Object.entries(SCHEMA) as [Key, Spec][];
-  return rows.map(([key, spec]) => ({ key, env: spec.env, default: spec.default, doc: spec.doc }));
+  return (Object.entries(SCHEMA) as [SettingKey, SettingSpec][]).map(([key, spec]) => ({
+    key, env: spec.env, default: spec.default, type: describeFormat(spec), doc: spec.doc, sensitive: spec.sensitive ?? false,
+  }));
 }

@@ -4,8 +4,10 @@
  * run time), and a name nobody reads gets a warning with the closest known name, since a typo
  * would otherwise be ignored in silence.
  */
+import { validateSettings, type SettingSpec } from './config-convict.ts';
 import { describeConfig } from './config.ts';
-import { badTuningEnvValue, envVarFor, positiveInt, TUNING_KEYS } from './tuning.ts';
+import { tuningFix } from './tuning.ts';
+import { envVarFor, TUNING_DEFAULTS, TUNING_KEYS, TUNING_MIN, TUNING_SCHEMA, type TuningKey } from './tuning-schema.ts';
 
 export interface TuningEnvCheck {
   /** Bad values, each naming the variable, the value and the fix. */
@@ -28,16 +30,21 @@ export function knownRouterEnvNames(managerNames: Iterable<string>): Set<string>
 export function checkTuningEnv(env: Readonly<Record<string, string>>, managerNames: Iterable<string>): TuningEnvCheck {
   const managers = [...managerNames];
   const known = knownRouterEnvNames(managers);
-  const problems: string[] = [];
-  const warnings: string[] = [];
+  // One convict schema entry per tunable variable, global and per manager, in the order they are
+  // documented; convict checks them with the format of the process settings.
+  const schema: Record<string, SettingSpec> = {};
+  const keyOf = new Map<string, TuningKey>();
+  const setEnv: Record<string, string> = {};
   for (const key of TUNING_KEYS) {
     for (const name of [envVarFor(undefined, key), ...managers.map((m) => envVarFor(m, key))]) {
-      const value = env[name];
+      keyOf.set(name, key);
+      schema[name] = { env: name, doc: TUNING_SCHEMA[key].doc, default: TUNING_DEFAULTS[key], format: 'whole-number', min: TUNING_MIN };
       // An empty variable counts as unset, as resolveTuning treats it.
-      if (value === undefined || value === '' || positiveInt(value) !== undefined) continue;
-      problems.push(badTuningEnvValue(name, value, key));
+      if (env[name] !== undefined && env[name] !== '') setEnv[name] = env[name];
     }
   }
+  const { problems } = validateSettings(schema, setEnv, (spec) => tuningFix(keyOf.get(spec.env)!));
+  const warnings: string[] = [];
   for (const name of Object.keys(env).sort()) {
     if (!name.startsWith('BATCH_ROUTER_') || known.has(name)) continue;
     warnings.push(`${name} is not a setting batch-router knows, so it is ignored; did you mean ${closest(name, known)}?`);

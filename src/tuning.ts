@@ -7,95 +7,26 @@
  * `BATCH_ROUTER_<KEY>`, the manager's `tuningDefaults`, {@link TUNING_DEFAULTS}. The manager's
  * hard limits then cap the result, because a vendor rejects anything above them anyway.
  */
+import { settingProblem } from './config-convict.ts';
+import { parseWholeNumber, wholeNumberProblem } from './config-formats.ts';
 import type { ManagerLimits, TuningDefaults } from './manager/contract.ts';
+import { envVarFor, TUNING_DEFAULTS, TUNING_KEYS, TUNING_MIN, type Tuning, type TuningKey } from './tuning-schema.ts';
 
-/** Resolved tunables of one destination. All positive integers. */
-export interface Tuning {
-  /** Most jobs in one upload. */
-  readonly maxEventsPerUpload: number;
-  /** Most staged row bytes in one upload. */
-  readonly maxBytesPerUpload: number;
-  /** A partial batch is flushed once its oldest ready job has waited this long (ms). */
-  readonly uploadIntervalMs: number;
-  /** Uploads of one destination in flight at once, across all processes. */
-  readonly uploadConcurrency: number;
-  /** Deadline of one `upload` call (ms). */
-  readonly uploadTimeoutMs: number;
-  /** Wait between polls of an open vendor import (ms). */
-  readonly pollIntervalMs: number;
-  /** An import still open after this long (ms) is cancelled and its jobs retried. */
-  readonly maxImportDurationMs: number;
-  /** Claims a job may use before it is aborted. */
-  readonly maxAttempts: number;
-  /** A job first tried longer ago than this (ms) is aborted instead of retried. */
-  readonly retryWindowMs: number;
-  /** First retry delay (ms); doubles per attempt. */
-  readonly minBackoffMs: number;
-  /** Ceiling of the retry delay (ms). */
-  readonly maxBackoffMs: number;
-}
-
-export type TuningKey = keyof Tuning;
-
-// Compile-time check that the manager contract and this module list the same keys.
-type SameKeys<A, B> = [Exclude<keyof A, keyof B>, Exclude<keyof B, keyof A>] extends [never, never] ? true : never;
-const keysMatch: SameKeys<Tuning, TuningDefaults> = true;
-void keysMatch;
-
-const MIB = 1024 * 1024;
-const HOUR_MS = 60 * 60 * 1000;
-
-export const TUNING_DEFAULTS: Readonly<Tuning> = Object.freeze({
-  maxEventsPerUpload: 10_000,
-  maxBytesPerUpload: 50 * MIB,
-  uploadIntervalMs: 1000,
-  uploadConcurrency: 2,
-  uploadTimeoutMs: 300_000,
-  pollIntervalMs: 10_000,
-  maxImportDurationMs: 6 * HOUR_MS,
-  maxAttempts: 20,
-  retryWindowMs: 3 * HOUR_MS,
-  minBackoffMs: 1000,
-  maxBackoffMs: 300_000,
-});
-
-export const TUNING_DOCS: Readonly<Record<TuningKey, string>> = Object.freeze({
-  maxEventsPerUpload: 'Most jobs in one upload (capped by the manager limit)',
-  maxBytesPerUpload: 'Most staged row bytes in one upload (capped by the manager limit)',
-  uploadIntervalMs: 'Flush a partial batch once its oldest ready job has waited this many milliseconds',
-  uploadConcurrency: 'Uploads of one destination in flight at once, across all processes',
-  uploadTimeoutMs: 'Milliseconds one upload call may take before it is aborted and retried',
-  pollIntervalMs: 'Milliseconds between polls of an open vendor import',
-  maxImportDurationMs: 'Milliseconds an import may stay open before it is cancelled and its jobs retried',
-  maxAttempts: 'Attempts a job may use before it is aborted',
-  retryWindowMs: 'Milliseconds after a job first failed during which it is still retried',
-  minBackoffMs: 'First retry delay in milliseconds; doubles per attempt',
-  maxBackoffMs: 'Longest retry delay in milliseconds',
-});
-
-export const TUNING_KEYS = Object.keys(TUNING_DEFAULTS) as TuningKey[];
-
-/** `maxEventsPerUpload` → `MAX_EVENTS_PER_UPLOAD`. */
-function screamingSnake(key: string): string {
-  return key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
-}
-
-/** `BATCH_ROUTER_<KEY>`, or `BATCH_ROUTER_<MANAGER>_<KEY>` with dashes of the name as underscores. */
-export function envVarFor(managerName: string | undefined, key: TuningKey): string {
-  const scope = managerName ? `${managerName.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_` : '';
-  return `BATCH_ROUTER_${scope}${screamingSnake(key)}`;
-}
+export { envVarFor, TUNING_DEFAULTS, TUNING_DOCS, TUNING_KEYS, type Tuning, type TuningKey } from './tuning-schema.ts';
 
 /** Positive safe integer from a number or an all-digits string (what `${ENV}` substitution yields). */
 export function positiveInt(value: unknown): number | undefined {
-  const n = typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
-  return typeof n === 'number' && Number.isSafeInteger(n) && n > 0 ? n : undefined;
+  return parseWholeNumber(value, TUNING_MIN);
+}
+
+/** The fix offered for a bad tunable variable. */
+export function tuningFix(key: TuningKey): string {
+  return `fix: set it to a number such as ${TUNING_DEFAULTS[key]}, or unset it to use the default`;
 }
 
 /** The problem of a tunable variable whose value is not a positive whole number. */
 export function badTuningEnvValue(name: string, value: string, key: TuningKey): string {
-  return `${name}=${JSON.stringify(value)} must be a positive whole number: ` +
-    `fix: set it to a number such as ${TUNING_DEFAULTS[key]}, or unset it to use the default`;
+  return settingProblem(name, JSON.stringify(value), wholeNumberProblem(value, TUNING_MIN)!, tuningFix(key));
 }
 
 export interface ResolvedTuning {
@@ -138,7 +69,7 @@ export function resolveTuning(
       source = `tuning.${key}`;
       if (value === undefined) {
         problems.push(
-          `field "tuning.${key}" must be a positive whole number, got ${JSON.stringify(fromFile[key])}: ` +
+          `field "tuning.${key}" ${wholeNumberProblem(fromFile[key], TUNING_MIN)}, got ${JSON.stringify(fromFile[key])}: ` +
             `fix: write a number such as ${TUNING_DEFAULTS[key]}, or remove it to use the default`,
         );
       }

@@ -2,6 +2,7 @@
  * Text made from the command catalog: `--help` of one command, the command list, and the README's
  * CLI table. Kept apart from catalog.ts so the catalog stays pure data.
  */
+import { cell, prose, replaceBetween } from '../util/markdown.ts';
 import { COMMANDS, flagLabel, synopsis, type CommandSpec } from './catalog.ts';
 
 export const README_START = '<!-- cli-reference:start -->';
@@ -22,10 +23,6 @@ export function commandList(): string[] {
   return [...COMMANDS.map((spec) => `  ${spec.name.padEnd(width)}  ${spec.summary}`), `  ${'help'.padEnd(width)}  show help for a command`];
 }
 
-const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ');
-/** Prose outside code spans: `<uuid>` would otherwise be read as an HTML tag. */
-const prose = (text: string) => cell(text).replace(/</g, '&lt;');
-
 /** The README's CLI table: one row per command form, its summary, and every flag with what it does. */
 export function readmeTable(): string {
   const rows = COMMANDS.map((spec) => {
@@ -38,8 +35,5 @@ export function readmeTable(): string {
 
 /** `readme` with the text between the markers replaced by the current table; throws without markers. */
 export function withReadmeTable(readme: string): string {
-  const start = readme.indexOf(README_START);
-  const end = readme.indexOf(README_END);
-  if (start < 0 || end < start) throw new Error(`README.md needs the markers ${README_START} and ${README_END} around the CLI table`);
-  return `${readme.slice(0, start + README_START.length)}\n${readmeTable()}\n${readme.slice(end)}`;
+  return replaceBetween(readme, README_START, README_END, readmeTable(), 'CLI table');
 }

@@ -6,6 +6,7 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { Logger } from 'pino';
+import { maskConnectionUrl } from '../util/connection-url.ts';
 import type { EmbeddedTarget } from './embedded.ts';
 import type { Database } from './schema.ts';
 
@@ -121,14 +122,7 @@ function handle(pool: pg.Pool, displayUrl: string, embedded: boolean, closeTarge
   };
 }
 
-/** Drops the password, from the userinfo and from a `password=` query parameter. */
+/** Drops the password, from the userinfo and from secret-looking query parameters; hides an oddly shaped string whole. */
 export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    parsed.password = '';
-    parsed.searchParams.delete('password');
-    return parsed.toString();
-  } catch {
-    return url.replace(/\/\/([^:/@]*):[^@/]*@/, '//$1@');
-  }
+  return maskConnectionUrl(url, '') ?? '(connection string hidden)';
 }
