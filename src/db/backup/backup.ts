@@ -17,6 +17,10 @@ import { PGlite } from '@electric-sql/pglite';
 import { acquireDataDirLock } from '../data-dir-lock.ts';
 import { findLiveDaemon } from '../embedded.ts';
 import { dumpOverWire, dumpPglite } from './pg-dump.ts';
+import { statementBatches } from './sql-statements.ts';
+
+/** Characters of SQL handed to PGlite at once on restore: bounded memory, few round trips. */
+const RESTORE_BATCH_CHARS = 1 << 20;
 
 /** A problem the operator must fix; `code` is stable for scripts and tests. */
 export class BackupError extends Error {
@@ -116,7 +120,8 @@ export async function restoreEmbedded(dataDir: string, file: string, options: { 
     await rm(fresh, { recursive: true, force: true });
     const pg = await PGlite.create(fresh);
     try {
-      await pg.exec(text);
+      // Batches run one after another in one session, so the dump's SET commands hold for all.
+      for (const batch of statementBatches(text, RESTORE_BATCH_CHARS)) await pg.exec(batch);
     } catch (error) {
       await pg.close().catch(() => undefined);
       await rm(fresh, { recursive: true, force: true });

@@ -4,8 +4,8 @@
  * running daemon serves.
  *
  * Version note: pglite-tools 0.4.8 (the newest) declares PGlite 0.5.8 exactly as its peer, while
- * we run ^0.5.17; package.json overrides that peer, and test/db/backup.test.ts proves the pair by
- * a dump, a restore and a load into PostgreSQL.
+ * we run ^0.5.17; package.json overrides that peer, and test/cli/backup.slow.test.ts proves the pair
+ * by a dump, a restore and a load into PostgreSQL. Revisit the override when pglite-tools catches up.
  */
 import type { PGlite } from '@electric-sql/pglite';
 import { pgDump } from '@electric-sql/pglite-tools/pg_dump';
