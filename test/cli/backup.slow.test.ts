@@ -128,6 +128,9 @@ describe('backup and restore of the embedded database', () => {
     expectOneLineError(await runCli(['restore', backupFile()], restoredEnv), 2, /already holds an embedded database; .*--force/);
     const notABackup = ws.file('notes.sql', 'SELECT 1;\n');
     expectOneLineError(await runCli(['restore', notABackup], restoredEnv), 2, /is not a batch-router backup/);
+    const broken = ws.file('broken.sql', `${readFileSync(backupFile(), 'utf8').split('CREATE TABLE')[0]}\nINSERT INTO public.no_such_table VALUES (1);\n`);
+    expectOneLineError(await runCli(['restore', broken, '--force'], restoredEnv), 1, /loading .*broken\.sql failed: .*no_such_table.*is unchanged/);
+    expect(await withEmbedded(restoredEnv.BATCH_ROUTER_DATA_DIR, snapshot)).toEqual(before);
     const forced = await runCli(['restore', backupFile(), '--force'], restoredEnv);
     expect(forced.code, forced.stderr).toBe(0);
     expect(await withEmbedded(restoredEnv.BATCH_ROUTER_DATA_DIR, snapshot)).toEqual(before);
@@ -149,7 +152,7 @@ describe('backup and restore of the embedded database', () => {
     await adminQuery(SERVER_URL, `CREATE DATABASE ${name}`);
     const url = databaseUrl(SERVER_URL, name);
     try {
-      execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url, '-f', backupFile()], { stdio: ['ignore', 'ignore', 'pipe'] });
+      execFileSync('psql', ['-X', '-q', '--single-transaction', '-v', 'ON_ERROR_STOP=1', '-d', url, '-f', backupFile()], { stdio: ['ignore', 'ignore', 'pipe'] });
       const serverEnv = { ...env, DATABASE_URL: url };
       const status = await runCli(['migrate', '--status', '--json'], serverEnv);
       expect(status.code, status.stderr).toBe(0);

@@ -41,6 +41,8 @@ export interface BackupResult {
 }
 
 const pgliteDir = (dataDir: string) => join(dataDir, 'pglite');
+/** A cause's message on one line (pg_dump's own reports span several). */
+const oneLine = (error: unknown) => (error instanceof Error ? error.message : String(error)).replace(/\s+/g, ' ').trim();
 const exists = (path: string) => access(path).then(() => true, () => false);
 
 export async function backupEmbedded(dataDir: string, file: string, options: { force?: boolean } = {}): Promise<BackupResult> {
@@ -64,7 +66,7 @@ export async function backupEmbedded(dataDir: string, file: string, options: { f
       }
     }
   } catch (error) {
-    throw new BackupError('dump_failed', `the dump of ${dataDir} failed: ${(error as Error).message}`, { cause: error });
+    throw new BackupError('dump_failed', `the dump of ${dataDir} failed: ${oneLine(error)}; nothing was written`, { cause: error });
   } finally {
     if (lock.kind === 'locked') await lock.release();
   }
@@ -125,7 +127,7 @@ export async function restoreEmbedded(dataDir: string, file: string, options: { 
     } catch (error) {
       await pg.close().catch(() => undefined);
       await rm(fresh, { recursive: true, force: true });
-      throw new BackupError('restore_failed', `loading ${file} failed: ${(error as Error).message}; ${dataDir} is unchanged`, { cause: error });
+      throw new BackupError('restore_failed', `loading ${file} failed: ${oneLine(error)}; ${dataDir} is unchanged`, { cause: error });
     }
     await pg.close();
     await rm(target, { recursive: true, force: true });
