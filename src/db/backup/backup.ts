@@ -56,6 +56,8 @@ export async function backupEmbedded(dataDir: string, file: string, options: { f
   let text: string;
   try {
     if (lock.kind === 'found') {
+      // The blocking client would put to sleep the very thread that serves the daemon's database.
+      if (lock.found.pid === process.pid) throw new Error('this process serves the database itself; back it up from another process');
       text = await dumpOverWire(lock.found.host, lock.found.port);
     } else {
       const pg = await PGlite.create(pgliteDir(dataDir));
