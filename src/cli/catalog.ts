@@ -218,6 +218,28 @@ export const COMMANDS: readonly CommandSpec[] = [
     load: async () => (await import('./commands/keys.ts')).keysCommand,
   },
   {
+    name: 'backup',
+    summary: "write the embedded database to a SQL file (also while the daemon runs)",
+    usage: ["<file>"],
+    positionals: [1, 1],
+    description: "Dumps the embedded database (BATCH_ROUTER_DATA_DIR) with PGlite's pg_dump into <file>, a plain SQL\nfile that \"batch-router restore\" loads back and psql loads into a PostgreSQL server. Works through\nthe running daemon (its queries wait for the dump) or, with none running, opens the data directory\nitself. The file appears only once complete; an existing file is kept unless --force.",
+    flags: {
+      force: { type: 'boolean', description: "replace <file> if it exists" },
+    },
+    load: async () => (await import('./commands/backup.ts')).backupCommand,
+  },
+  {
+    name: 'restore',
+    summary: "load a backup into the embedded database's data directory, then migrate",
+    usage: ["<file>"],
+    positionals: [1, 1],
+    description: "Loads a file written by \"batch-router backup\" into BATCH_ROUTER_DATA_DIR, then applies pending\nmigrations. Refuses while a daemon or another batch-router process uses the data directory, and\nrefuses a data directory that already holds a database unless --force; the old database is\nreplaced only once the whole file has loaded.",
+    flags: {
+      force: { type: 'boolean', description: "replace the database already in the data directory" },
+    },
+    load: async () => (await import('./commands/backup.ts')).restoreCommand,
+  },
+  {
     name: 'break-lock',
     summary: "remove the embedded database's lock left by a host or container that is gone",
     usage: [""],

@@ -14,6 +14,15 @@ import {
 const MAX_MESSAGE_BYTES = 1 << 30; // PostgreSQL's own limit for one message
 const SYNC = Buffer.from([0x53, 0, 0, 0, 4]);
 const ROLLBACK = simpleQuery('ROLLBACK');
+/** Undoes what a whole-session client (a backup's pg_dump) set for the session. */
+const RESET_SESSION = simpleQuery('DEALLOCATE ALL; RESET ALL');
+/**
+ * A client with this application_name keeps the session from its startup to its end, instead of
+ * giving it up at every idle ReadyForQuery: pg_dump sets session state (an empty search_path,
+ * DateStyle) that the daemon's queries must never run under. Used by `batch-router backup`
+ * (src/db/backup/pg-dump.ts), which is short and never idles while it holds the session.
+ */
+export const WHOLE_SESSION_APPLICATION_NAME = 'batch-router-backup';
 
 /** The part of the session lock a connection uses; implemented in pglite-wire.ts. */
 export interface SessionGate {
@@ -43,6 +52,7 @@ export class Connection {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private started = false;
+  private wholeSession = false;
   private closed = false;
   private pumping = false;
   private drained: Promise<void> = Promise.resolve();
@@ -119,6 +129,7 @@ export class Connection {
       // Not awaited, here or below: terminate waits for this very drain loop to end.
       if (code !== PROTOCOL_3) return void this.terminate('08P01', `unsupported protocol ${code}`);
       this.started = true;
+      this.wholeSession = startupParameter(message, 'application_name') === WHOLE_SESSION_APPLICATION_NAME;
     } else if (message[0] === TERMINATE) {
       // Answered here: PGlite ignores it anyway, and the session is not this client's to end.
       return void this.socket.end();
@@ -138,7 +149,7 @@ export class Connection {
         if (this.socket.writable) this.socket.write(Buffer.from(data));
       });
     } finally {
-      lock.finished(this, status === IDLE);
+      lock.finished(this, status === IDLE && !this.wholeSession);
     }
   }
 
@@ -178,6 +189,7 @@ export class Connection {
         // Sync ends a half-sent extended-protocol batch; ROLLBACK ends an open transaction.
         const status = await this.run(SYNC, () => {});
         if (status !== IDLE) await this.run(ROLLBACK, () => {});
+        if (this.wholeSession) await this.run(RESET_SESSION, () => {});
       } catch (err) {
         this.shared.log?.error({ err }, 'could not reset the embedded database session after a client left');
       }
@@ -185,4 +197,11 @@ export class Connection {
     lock.release(this);
     this.resolveFinished();
   }
+}
+
+/** A parameter of a startup message (length, protocol, then name\0value\0 pairs, then \0). */
+function startupParameter(message: Buffer, name: string): string | undefined {
+  const fields = message.toString('utf8', 8, message.length - 1).split('\0');
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
+  return undefined;
 }
