@@ -95,14 +95,30 @@ describe('router lifecycle', () => {
     expect(files.every((j) => j.state === 'succeeded')).toBe(true);
   });
 
-  it('refuses to start when a manager directory is malformed, naming the directory', async () => {
+  /** A managers directory holding one manager that is not finished. */
+  function malformedManagersDir(): string {
     const managers = mkdtempSync(join(tmpdir(), 'br-managers-'));
     mkdirSync(join(managers, 'half-done'));
     writeFileSync(join(managers, 'half-done', 'index.ts'), 'export default { name: "half-done" };\n');
+    return managers;
+  }
+  const sharedDatabase = () => ({ db: t.db, pool: t.pool, displayUrl: 'test', embedded: false, close: async () => {} });
+
+  it('refuses to start when a manager directory is malformed, naming the directory', async () => {
+    const managers = malformedManagersDir();
     const config = loadConfig({ DATABASE_URL: t.url, BATCH_ROUTER_DESTINATIONS_FILE: join(managers, 'none.json') });
-    await expect(
-      startDaemon({ config, env: {}, log: silentLog, managersDir: managers, database: { db: t.db, pool: t.pool, displayUrl: 'test', embedded: false, close: async () => {} } }),
-    ).rejects.toThrow(/half-done.*"upload" must be a function/);
+    await expect(startDaemon({ config, env: {}, log: silentLog, managersDir: managers, database: sharedDatabase() })).rejects.toThrow(
+      /half-done.*"upload" must be a function/,
+    );
+  });
+
+  it('runs with the managers it is handed and does not load a directory again', async () => {
+    // `start` loads the managers once to check the environment and hands them over: the malformed
+    // directory would fail the start if the daemon read it a second time.
+    const managersDir = malformedManagersDir();
+    const config = loadConfig({ DATABASE_URL: t.url, BATCH_ROUTER_DESTINATIONS_FILE: join(managersDir, 'none.json') });
+    daemon = await startDaemon({ config, env: {}, log: silentLog, managersDir, managers: new Map(), database: sharedDatabase() });
+    expect(daemon.destinations).toEqual([]);
   });
 
   it('retention deletes finished jobs older than the age in bounded batches, payloads included', async () => {
