@@ -11,7 +11,7 @@ import type { Router } from '../../src/router/router.ts';
 import type { ActiveDestination } from '../../src/router/types.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import { startRouter } from './router.ts';
-import { waitFor } from './wait-for.ts';
+import { DEFAULT_WAIT_MS, waitFor } from './wait-for.ts';
 
 export interface RouterHarness {
   readonly db: Kysely<Database>;
@@ -98,7 +98,7 @@ export async function waitForFinalJobs(
       const jobs = await jobViews(db);
       return jobs.filter((j) => j.state === 'succeeded' || j.state === 'aborted').length === count ? jobs : undefined;
     },
-    { timeoutMs: options.timeoutMs ?? 20_000, message: `${count} jobs to reach a final state` },
+    { timeoutMs: options.timeoutMs ?? DEFAULT_WAIT_MS, message: `${count} jobs to reach a final state` },
   );
 }
 
