@@ -106,8 +106,16 @@ describe('marketo-bulk-upload keeps to the documented protocol', () => {
     expect(quota).toBeInstanceOf(SnoozeError);
     expect(quota).toMatchObject({ vendorCode: '607', code: ERROR_CODES.vendorBusy });
     await env.fake.close();
-    await start({ concurrency: 1, callDelayMs: 300 });
-    const both = await Promise.allSettled([uploadTo(env.fake, env.stagingDir, leads(1)), uploadTo(env.fake, env.stagingDir, leads(1, 'v'))]);
+    let release!: () => void;
+    await start({ concurrency: 1, holdCalls: new Promise<void>((resolve) => (release = resolve)) });
+    const uploads = Promise.allSettled([uploadTo(env.fake, env.stagingDir, leads(1)), uploadTo(env.fake, env.stagingDir, leads(1, 'v'))]);
+    // One upload is held inside the fake until the other has met the limit, however slow either is.
+    try {
+      await waitFor(() => env.fake.codesSent.includes('615'), { message: 'the second upload to meet the concurrency limit' });
+    } finally {
+      release(); // also when the wait fails, so the held call does not keep the fake from closing
+    }
+    const both = await uploads;
     const refused = both.flatMap((r) => (r.status === 'rejected' ? [r.reason as RetryableError] : []));
     expect(refused).toHaveLength(1);
     expect(refused[0]).toMatchObject({ vendorCode: '615', code: ERROR_CODES.rateLimited, retryAfterMs: 5_000 });
