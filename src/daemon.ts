@@ -118,6 +118,12 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
 }
 
 /** Runs until SIGTERM/SIGINT, then stops gracefully; a second signal exits at once. */
+/**
+ * Logged once SIGTERM/SIGINT stop the process gracefully; a signal before it (during start-up)
+ * still has Node's default effect. Supervisors and tests wait for it before signalling.
+ */
+export const RUNNING_MESSAGE = 'running: SIGTERM or SIGINT stops it gracefully';
+
 export async function runUntilSignalled(daemon: Daemon, log: Logger): Promise<void> {
   await new Promise<void>((resolve) => {
     let signalled = false;
@@ -135,5 +141,6 @@ export async function runUntilSignalled(daemon: Daemon, log: Logger): Promise<vo
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    log.info(RUNNING_MESSAGE);
   });
 }
