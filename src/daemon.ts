@@ -9,7 +9,7 @@ import { openDatabase, type DatabaseHandle } from './db/connect.ts';
 import { migrateToLatest } from './db/migrate.ts';
 import { loadDestinations, type Destination } from './destinations.ts';
 import { toError } from './manager/errors.ts';
-import { loadManagers, defaultManagersDir } from './manager/registry.ts';
+import { loadManagers, defaultManagersDir, type ManagerRegistry } from './manager/registry.ts';
 import { Router } from './router/router.ts';
 import type { ActiveDestination } from './router/types.ts';
 
@@ -19,6 +19,8 @@ export interface DaemonOptions {
   log: Logger;
   /** Defaults to the repo's `managers/`; tests point it elsewhere to check discovery errors. */
   managersDir?: string;
+  /** Managers already loaded by the caller (`start` loads them first to check the environment); then `managersDir` is not read. */
+  managers?: ManagerRegistry;
   /** An already open database (tests); otherwise opened from `config`. */
   database?: DatabaseHandle;
   /** false: load destinations and open the database but run no router (`start --api-only`). */
@@ -36,7 +38,7 @@ export interface Daemon {
 
 export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const { config, log } = options;
-  const registry = await loadManagers(options.managersDir ?? defaultManagersDir);
+  const registry = options.managers ?? (await loadManagers(options.managersDir ?? defaultManagersDir));
   const loaded = loadDestinations(config.destinationsFile, registry, options.env);
   if (loaded.fileError) log.warn(loaded.fileError);
   for (const d of loaded.destinations) {
@@ -116,6 +118,12 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
 }
 
 /** Runs until SIGTERM/SIGINT, then stops gracefully; a second signal exits at once. */
+/**
+ * Logged once SIGTERM/SIGINT stop the process gracefully; a signal before it (during start-up)
+ * still has Node's default effect. Supervisors and tests wait for it before signalling.
+ */
+export const RUNNING_MESSAGE = 'running: SIGTERM or SIGINT stops it gracefully';
+
 export async function runUntilSignalled(daemon: Daemon, log: Logger): Promise<void> {
   await new Promise<void>((resolve) => {
     let signalled = false;
@@ -133,5 +141,6 @@ export async function runUntilSignalled(daemon: Daemon, log: Logger): Promise<vo
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    log.info(RUNNING_MESSAGE);
   });
 }

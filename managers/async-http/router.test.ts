@@ -3,18 +3,17 @@
  * state of every job for synchronous and asynchronous answers, failures, unknown statuses,
  * throttling and a restart between submit and poll.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { insertJobs } from '../../src/store/jobs.repository.ts';
 import type { Router } from '../../src/router/router.ts';
 import { startAsyncOpsFake, type AsyncOpsFake, type AsyncOpsFakeOptions } from './test/fake.ts';
-import { createTestDatabase } from '../../test/helpers/database.ts';
+import { databaseForFile } from '../../test/helpers/file-database.ts';
 import { idsIn, jobRows, waitForFinal } from '../../test/helpers/job-states.ts';
 import { startRouter } from '../../test/helpers/router.ts';
 import { testDestination } from '../../test/helpers/scripted-manager.ts';
 import { waitFor } from '../../test/helpers/wait-for.ts';
 import manager from './index.ts';
 
-type TestDb = Awaited<ReturnType<typeof createTestDatabase>>;
 const TOKEN = 'tok_router_async_ops';
 
 /** `n` operations; `edit(i)` adds fields that steer the fake (`fail`, `reportStatus`). */
@@ -22,17 +21,15 @@ const events = (n: number, edit: (i: number) => Record<string, unknown> = () => 
   Array.from({ length: n }, (_, i) => JSON.stringify({ id: `evt-${i}`, sku: `SKU-${i}`, ...edit(i) }));
 
 describe('async-http through the router', () => {
-  let t: TestDb;
+  // One database for the file, emptied before each test: creating one per test was this file's
+  // slowest step and once outlasted the hook timeout on a busy server.
+  const t = databaseForFile();
   let fake: AsyncOpsFake;
   let router: Router | undefined;
-  beforeEach(async () => {
-    t = await createTestDatabase();
-  });
   afterEach(async () => {
     await router?.stop();
     router = undefined;
     await fake?.close();
-    await t.close();
   });
 
   async function serve(options: AsyncOpsFakeOptions) {

@@ -2,34 +2,29 @@
  * klaviyo-bulk-import through the real router and PostgreSQL, against the Klaviyo fake: what the
  * jobs end up as, not just what the manager returns.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { insertJobs } from '../../src/store/jobs.repository.ts';
 import type { Router } from '../../src/router/router.ts';
 import { startKlaviyoFake, type KlaviyoFake } from './test/klaviyo-fake.ts';
-import { createTestDatabase } from '../../test/helpers/database.ts';
+import { databaseForFile } from '../../test/helpers/file-database.ts';
 import { idsIn, jobRows, waitForFinal } from '../../test/helpers/job-states.ts';
 import { startRouter } from '../../test/helpers/router.ts';
 import { testDestination } from '../../test/helpers/scripted-manager.ts';
 import { waitFor } from '../../test/helpers/wait-for.ts';
 import manager from './index.ts';
 
-type TestDb = Awaited<ReturnType<typeof createTestDatabase>>;
 
 const events = (n: number, edit: (i: number) => Record<string, unknown> = () => ({})) =>
   Array.from({ length: n }, (_, i) => JSON.stringify({ email: `user${i}@example.com`, firstName: `U${i}`, properties: { n: i }, ...edit(i) }));
 
 describe('klaviyo-bulk-import through the router', () => {
-  let t: TestDb;
+  const t = databaseForFile();
   let fake: KlaviyoFake;
   let router: Router | undefined;
-  beforeEach(async () => {
-    t = await createTestDatabase();
-  });
   afterEach(async () => {
     await router?.stop();
     router = undefined;
     await fake?.close();
-    await t.close();
   });
 
   /** Starts a router (a fresh process: new session) for the current fake. */

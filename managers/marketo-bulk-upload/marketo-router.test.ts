@@ -4,6 +4,7 @@
  * a full import queue, vendor outages, a restart between upload and poll, and file splitting.
  */
 import { describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
 import type { Tuning } from '../../src/tuning.ts';
 import { startMarketoFake, type MarketoFake, type MarketoFakeOptions } from './test/marketo-fake.ts';
 import { emails, jobViews, routerHarness, waitForFinalJobs } from '../../test/helpers/bulk-jobs.ts';
@@ -93,13 +94,25 @@ describe('marketo-bulk-upload through the router', () => {
   it('snoozes a batch on 1016 (queue full) without spending its attempts', async () => {
     const addresses = emails(10);
     const ids = await enqueue(addresses);
-    await run({ queueLimit: 1 }, {}, { maxEventsPerUpload: 5 });
+    // A snooze longer than the test, so the snoozed state stays to be looked at, and the test
+    // brings each next try forward itself (a 30 ms snooze had to be caught in passing, which a
+    // busy machine could miss for a minute).
+    await run({ queueLimit: 1 }, { queueFullRetryMs: 600_000 }, { maxEventsPerUpload: 5 });
     const second = addresses.slice(5).map((a) => ids.get(a)!);
     // The second batch meets the queue the first one fills; between tries its jobs wait, refunded.
-    await waitFor(async () => {
+    const snoozed = (times: number) => waitFor(async () => {
       const jobs = (await jobViews(h.db)).filter((j) => second.includes(j.id));
-      return fake.codesSent.filter((c) => c === '1016').length >= 2 && jobs.every((j) => j.state === 'waiting' && j.attempts === 0 && /1016/.test(j.lastError ?? ''));
-    }, { message: 'the second batch to be snoozed by 1016' });
+      return fake.codesSent.filter((c) => c === '1016').length >= times && jobs.every((j) => j.state === 'waiting' && j.attempts === 0 && /1016/.test(j.lastError ?? ''));
+    }, { message: `the second batch to be snoozed by 1016 (${times})` });
+    const tryAgainNow = async () => {
+      await sql`UPDATE br_uploads SET next_attempt_at = now() WHERE state = 'retry_wait'`.execute(h.db);
+      await sql`UPDATE br_jobs SET next_attempt_at = now() WHERE state = 'waiting'`.execute(h.db);
+    };
+    await snoozed(1);
+    await tryAgainNow(); // the queue is still full
+    await snoozed(2);
+    fake.completeAll(); // the first import leaves the queue
+    await tryAgainNow();
     const jobs = await waitForFinalJobs(h.db, 10, { tick: () => fake.completeAll() });
     expect(jobs.every((j) => j.state === 'succeeded' && j.attempts === 1)).toBe(true);
     const uploads = await h.db.selectFrom('br_uploads').select(['attempt']).orderBy('id').execute();

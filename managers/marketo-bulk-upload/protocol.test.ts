@@ -8,6 +8,7 @@ import { ERROR_CODES } from '../../src/manager/error-codes.ts';
 import { ConfigError, PermanentError, RetryableError, SnoozeError, type RouterError } from '../../src/manager/errors.ts';
 import { openSession } from '../../test/conformance/harness.ts';
 import { waitFor } from '../../test/helpers/wait-for.ts';
+import { TUNING_DEFAULTS } from '../../src/tuning.ts';
 import { TokenCache } from '../_bulk-csv/token-cache.ts';
 import marketo from './index.ts';
 import { leads, marketoTestEnv, uploadTo } from './test/helpers.ts';
@@ -18,7 +19,9 @@ describe('marketo-bulk-upload keeps to the documented protocol', () => {
   const start = (options: MarketoFakeOptions = {}) => env.start(options);
   const failure = (promise: Promise<unknown>) => promise.then(() => expect.fail('expected a failure'), (error: unknown) => error as RouterError);
 
-  it('keeps the whole multipart request within 10,000,000 bytes when the file is as large as allowed', { timeout: 60_000 }, async () => {
+  // About 21 MB is built, sent and parsed in this process (1-2 s idle); the cap only ends a hung
+  // run, and stays above the upload's own deadline (uploadTo) so that one reports first.
+  it('keeps the whole multipart request within 10,000,000 bytes when the file is as large as allowed', { timeout: TUNING_DEFAULTS.uploadTimeoutMs + 60_000 }, async () => {
     await start();
     // ~10.4 MB of CSV: two files, the first filled to the last row that fits in one request.
     const events = Array.from({ length: 26_000 }, (_, i) => ({ email: `user-${String(i).padStart(6, '0')}@example.com`, firstName: 'x'.repeat(370) }));
@@ -39,7 +42,7 @@ describe('marketo-bulk-upload keeps to the documented protocol', () => {
     expect(answer.status).toBe(413);
   });
 
-  it('renews a token near its expiry by waiting it out: Marketo hands back the same token until then', { timeout: 20_000 }, async () => {
+  it('renews a token near its expiry by waiting it out: Marketo hands back the same token until then', async () => {
     await start({ tokenTtlSeconds: 3 });
     const session = openSession(marketo, marketo.configSchema.parse(env.fake.config()));
     await uploadTo(env.fake, env.stagingDir, leads(1), {}, session);
@@ -103,8 +106,16 @@ describe('marketo-bulk-upload keeps to the documented protocol', () => {
     expect(quota).toBeInstanceOf(SnoozeError);
     expect(quota).toMatchObject({ vendorCode: '607', code: ERROR_CODES.vendorBusy });
     await env.fake.close();
-    await start({ concurrency: 1, callDelayMs: 300 });
-    const both = await Promise.allSettled([uploadTo(env.fake, env.stagingDir, leads(1)), uploadTo(env.fake, env.stagingDir, leads(1, 'v'))]);
+    let release!: () => void;
+    await start({ concurrency: 1, holdCalls: new Promise<void>((resolve) => (release = resolve)) });
+    const uploads = Promise.allSettled([uploadTo(env.fake, env.stagingDir, leads(1)), uploadTo(env.fake, env.stagingDir, leads(1, 'v'))]);
+    // One upload is held inside the fake until the other has met the limit, however slow either is.
+    try {
+      await waitFor(() => env.fake.codesSent.includes('615'), { message: 'the second upload to meet the concurrency limit' });
+    } finally {
+      release(); // also when the wait fails, so the held call does not keep the fake from closing
+    }
+    const both = await uploads;
     const refused = both.flatMap((r) => (r.status === 'rejected' ? [r.reason as RetryableError] : []));
     expect(refused).toHaveLength(1);
     expect(refused[0]).toMatchObject({ vendorCode: '615', code: ERROR_CODES.rateLimited, retryAfterMs: 5_000 });

@@ -10,7 +10,7 @@ import { insertJobs } from '../../src/store/jobs.repository.ts';
 import type { Router } from '../../src/router/router.ts';
 import type { ActiveDestination } from '../../src/router/types.ts';
 import { startFakeSftpServer, type FakeSftpServer } from '../../test/fakes/sftp-server.ts';
-import { createTestDatabase, type TestDatabase } from '../../test/helpers/database.ts';
+import { databaseForFile } from '../../test/helpers/file-database.ts';
 import { sampleEvents, startRouter } from '../../test/helpers/router.ts';
 import { testDestination } from '../../test/helpers/scripted-manager.ts';
 import { waitFor } from '../../test/helpers/wait-for.ts';
@@ -18,12 +18,11 @@ import sftp from './index.ts';
 import { serverFiles } from './test/harness.ts';
 
 describe('sftp through the router', () => {
-  let t: TestDatabase;
+  const t = databaseForFile();
   let server: FakeSftpServer;
   let router: Router | undefined;
   let destination: ActiveDestination | undefined;
   beforeEach(async () => {
-    t = await createTestDatabase();
     server = await startFakeSftpServer();
   });
   afterEach(async () => {
@@ -33,7 +32,6 @@ describe('sftp through the router', () => {
     if (destination) await destination.manager.closeSession?.(destination.session);
     destination = undefined;
     await server.close();
-    await t.close();
   });
 
   const start = (config: Record<string, unknown>, tuning = {}) => {

@@ -29,6 +29,8 @@ export interface ApiDeps {
   config: AppConfig;
   destinations: readonly Destination[];
   router?: RouterHandle | undefined;
+  /** Clock of the per-key rate limit; tests pass one they move by hand (default: Date.now). */
+  now?: (() => number) | undefined;
 }
 
 export interface ApiContext extends ApiDeps {

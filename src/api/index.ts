@@ -54,7 +54,7 @@ export async function startApi(deps: ApiDeps): Promise<RunningApi> {
   const policy = new CallbackPolicy(config.callbackAllowList, config.nodeEnv === 'development');
   const metrics = new ApiMetrics();
   metrics.observeStreams(() => ({ open: ctx.holds.open, followed: ctx.followers.size, reads: ctx.followers.reads }));
-  const limiter = new RateLimiter(config.apiRateLimit, config.apiRateBurst);
+  const limiter = new RateLimiter(config.apiRateLimit, config.apiRateBurst, deps.now);
   const app = await buildApiServer(ctx, { policy, metrics, limiter, startedWithKeys });
   try {
     await app.listen({ host, port: config.port });

@@ -142,18 +142,27 @@ describe('without keys, rate limits, and failures', () => {
   });
 
   it('limits each key to its rate with 429 and Retry-After, without affecting other keys', async () => {
+    // The limiter's clock moves only when the test says: on a busy machine four requests can take
+    // longer than the second that refills a token, which turned the expected 429 into a 200.
+    let now = 1_000_000;
     const h = await startHarness({
       destinations: [{ id: 'a', manager: scriptedManager().manager, routed: false }],
       env: { BATCH_ROUTER_API_RATE_LIMIT: '1', BATCH_ROUTER_API_RATE_BURST: '3' },
       keys: { busy: { scopes: ['jobs:read'] }, calm: { scopes: ['jobs:read'] } },
+      now: () => now,
     });
     try {
       const statuses = [];
       for (let i = 0; i < 4; i++) statuses.push((await h.call('GET', '/v1/destinations', { key: h.keys.busy! })).status);
       expect(statuses).toEqual([200, 200, 200, 429]);
       const limited = await h.call('GET', '/v1/destinations', { key: h.keys.busy! });
-      expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(limited.status).toBe(429);
+      expect(Number(limited.headers.get('retry-after'))).toBe(1);
       expect((await h.call('GET', '/v1/destinations', { key: h.keys.calm! })).status).toBe(200);
+      // One second at one request per second refills one token, not more.
+      now += 1000;
+      expect((await h.call('GET', '/v1/destinations', { key: h.keys.busy! })).status).toBe(200);
+      expect((await h.call('GET', '/v1/destinations', { key: h.keys.busy! })).status).toBe(429);
     } finally {
       await h.close();
     }

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliWorkspace, runCli, startCli, type RunningCli } from '../cli/cli-runner.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { waitFor } from '../helpers/wait-for.ts';
+import { RUNNING_MESSAGE } from '../../src/daemon.ts';
 
 describe('batch-router start --api-only / --no-api', () => {
   let t: TestDatabase;
@@ -47,6 +48,8 @@ describe('batch-router start --api-only / --no-api', () => {
       throw new Error(`${error.message}\ndeliverer stdout: ${deliverer.stdout()}\nstderr: ${deliverer.stderr()}`);
     });
     expect(deliverer.stdout()).not.toContain('API listening');
+    // Signalled only once each says SIGTERM stops it gracefully (not merely that it started).
+    await waitFor(() => [deliverer, apiOnly].every((c) => c.stdout().includes(RUNNING_MESSAGE)), { message: 'both processes to handle signals' });
     for (const child of [deliverer, apiOnly]) child.child.kill('SIGTERM');
     expect((await deliverer.exited).code).toBe(0);
     expect((await apiOnly.exited).code).toBe(0);

@@ -39,6 +39,8 @@ export interface HarnessOptions {
   env?: Record<string, string>;
   /** Keys to create before the API starts; their secrets come back under the same names. */
   keys?: Record<string, { scopes: Scope[]; destinations?: string[] }>;
+  /** The API's rate-limit clock, so a test decides how much time passes between requests. */
+  now?: () => number;
 }
 
 export interface Response<T = any> {
@@ -96,7 +98,7 @@ export async function startHarness(options: HarnessOptions): Promise<ApiHarness>
   const router = startRouter(db.db, routed);
   let api: RunningApi;
   try {
-    api = await startApi({ db: db.db, log: silentLog, config, destinations, router });
+    api = await startApi({ db: db.db, log: silentLog, config, destinations, router, now: options.now });
   } catch (error) {
     await router.stop();
     await db.close();

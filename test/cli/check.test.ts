@@ -64,6 +64,21 @@ describe('batch-router check', () => {
     expect(problemLines(perManager.stdout)).toEqual([expect.stringContaining('BATCH_ROUTER_LOCAL_FILES_MAX_EVENTS_PER_UPLOAD="many"')]);
   });
 
+  it('warns about an unknown BATCH_ROUTER_* name with the closest known one, and refuses a bad tunable no destination uses', async () => {
+    const [typo, unused] = await Promise.all([
+      runCli(['check'], { ...good.env, BATCH_ROUTER_MAX_ATEMPTS: '3' }),
+      runCli(['check'], { ...good.env, BATCH_ROUTER_WEBHOOK_MAX_ATTEMPTS: '0' }),
+    ]);
+    // A likely typo is worth a line but not a failed rollout.
+    expect(typo.code, typo.stdout + typo.stderr).toBe(0);
+    expect(typo.stdout.split('\n').filter((line) => line.startsWith('warning: '))).toEqual([
+      'warning: BATCH_ROUTER_MAX_ATEMPTS is not a setting batch-router knows, so it is ignored; did you mean BATCH_ROUTER_MAX_ATTEMPTS?',
+    ]);
+    // `start` refuses this value even though no destination uses the webhook manager.
+    expect(unused.code).toBe(2);
+    expect(problemLines(unused.stdout)).toEqual([expect.stringContaining('BATCH_ROUTER_WEBHOOK_MAX_ATTEMPTS="0" must be a positive whole number')]);
+  });
+
   it('an unmigrated database is fine when the daemon migrates on start, a problem when it does not', async () => {
     const env = { ...good.env, DATABASE_URL: empty.url };
     const [auto, manual] = await Promise.all([runCli(['check'], env), runCli(['check'], { ...env, BATCH_ROUTER_AUTO_MIGRATE: 'false' })]);

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, requiresServer, requiresServerReason, type TestDatabase } from '../helpers/database.ts';
 import { waitFor } from '../helpers/wait-for.ts';
+import { RUNNING_MESSAGE } from '../../src/daemon.ts';
 import { cliWorkspace, runCli, startCli, type CliWorkspace } from './cli-runner.ts';
 
 describe.skipIf(requiresServer)(`batch-router start and its configuration (${requiresServer ? requiresServerReason : 'server'})`, () => {
@@ -32,8 +33,9 @@ describe.skipIf(requiresServer)(`batch-router start and its configuration (${req
   it('warns about an unknown BATCH_ROUTER_* name with the closest known one, and still starts', async () => {
     const running = startCli(['start'], { ...ws.env, LOG_LEVEL: 'info', BATCH_ROUTER_LOCAL_FILES_MAX_EVENT_PER_UPLOAD: '10' });
     try {
-      // Signals are handled once the daemon runs; the API's line says it does.
-      await waitFor(() => running.stdout().includes('API listening'), { timeoutMs: 60_000, message: 'the daemon to start' });
+      // Signals stop it gracefully only from this line on ("API listening" comes before, and a
+      // SIGTERM between the two killed the process on a busy machine).
+      await waitFor(() => running.stdout().includes(RUNNING_MESSAGE), { message: 'the daemon to start' });
       expect(running.stdout()).toContain('did you mean BATCH_ROUTER_LOCAL_FILES_MAX_EVENTS_PER_UPLOAD?');
       expect(running.stdout()).toContain('BATCH_ROUTER_LOCAL_FILES_MAX_EVENT_PER_UPLOAD is not a setting batch-router knows');
     } finally {

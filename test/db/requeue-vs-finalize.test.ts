@@ -4,21 +4,16 @@
  * the finalizer then write `failed` over a submission whose jobs run again: it would stay failed.
  */
 import { sql } from 'kysely';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { requeueAborted } from '../../src/store/jobs.maintenance.ts';
 import { insertJobs } from '../../src/store/jobs.repository.ts';
 import { finalizeSubmissions, getSubmission, insertSubmission } from '../../src/api/store/submissions.repository.ts';
-import { createTestDatabase, requiresServer, requiresServerReason, type TestDatabase } from '../helpers/database.ts';
+import { requiresServer, requiresServerReason } from '../helpers/database.ts';
+import { databaseForFile } from '../helpers/file-database.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
 describe.skipIf(requiresServer)(`requeue racing the submission finalizer (${requiresServerReason})`, () => {
-  let t: TestDatabase;
-  beforeEach(async () => {
-    t = await createTestDatabase();
-  });
-  afterEach(async () => {
-    await t.close();
-  });
+  const t = databaseForFile();
 
   async function abortedSubmission(id: string): Promise<string[]> {
     await insertSubmission(t.db, { id, destinationId: 'd', keyId: null, jobCount: 2, callbackUrl: null });

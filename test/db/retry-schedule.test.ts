@@ -3,21 +3,15 @@
  * (so they go out again as one batch), while separate failures draw separate delays.
  */
 import { sql } from 'kysely';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { insertJobs } from '../../src/store/jobs.repository.ts';
 import { scheduleRetries } from '../../src/store/jobs.transitions.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { databaseForFile } from '../helpers/file-database.ts';
 
 const policy = { maxAttempts: 5, retryWindowMs: 3_600_000, minBackoffMs: 60_000, maxBackoffMs: 600_000 };
 
 describe('retry schedule', () => {
-  let t: TestDatabase;
-  beforeEach(async () => {
-    t = await createTestDatabase();
-  });
-  afterEach(async () => {
-    await t.close();
-  });
+  const t = databaseForFile();
 
   async function executingUpload(uploadId: string, n: number): Promise<string[]> {
     const ids = await insertJobs(t.db, 'd', Array.from({ length: n }, (_, i) => JSON.stringify({ i })));

@@ -1,17 +1,17 @@
 /**
- * Router-level tests of the bulk managers (Marketo, Salesforce): a fresh database and router per
+ * Router-level tests of the bulk managers (Marketo, Salesforce): a blank database and a router per
  * test, the rows of `br_jobs` a test asserts on, a wait for every job to reach a final state, and
  * events with the lead-like fields the fakes decide row outcomes by.
  */
 import type { Kysely } from 'kysely';
-import { afterEach, beforeEach } from 'vitest';
+import { afterEach } from 'vitest';
 import { insertJobs } from '../../src/store/jobs.repository.ts';
 import type { Database, JobState } from '../../src/db/schema.ts';
 import type { Router } from '../../src/router/router.ts';
 import type { ActiveDestination } from '../../src/router/types.ts';
-import { createTestDatabase, type TestDatabase } from './database.ts';
+import { databaseForFile } from './file-database.ts';
 import { startRouter } from './router.ts';
-import { waitFor } from './wait-for.ts';
+import { DEFAULT_WAIT_MS, waitFor } from './wait-for.ts';
 
 export interface RouterHarness {
   readonly db: Kysely<Database>;
@@ -21,39 +21,35 @@ export interface RouterHarness {
   stop(): Promise<void>;
   /** Enqueues lead events for `addresses`; returns job ids by address (the first job of a repeated address). */
   enqueue(destinationId: string, addresses: readonly string[]): Promise<Map<string, string>>;
-  /** Runs after the router stops and before the database closes (fake vendors). */
+  /** Runs after each test once the router has stopped (fake vendors). */
   onCleanup(close: () => Promise<void>): void;
 }
 
-/** Registers beforeEach/afterEach hooks for the calling describe block. */
+/** Registers the hooks of the calling describe block: one database for it, blank before each test. */
 export function routerHarness(): RouterHarness {
-  let t: TestDatabase | undefined;
+  const t = databaseForFile();
   let router: Router | undefined;
   let cleanups: Array<() => Promise<void>> = [];
-  beforeEach(async () => {
-    t = await createTestDatabase();
-  });
   afterEach(async () => {
     await router?.stop();
     router = undefined;
     for (const close of cleanups) await close();
     cleanups = [];
-    await t?.close();
   });
   const harness: RouterHarness = {
     get db() {
-      return t!.db;
+      return t.db;
     },
     async start(destination) {
       await harness.stop();
-      router = startRouter(t!.db, [destination]);
+      router = startRouter(t.db, [destination]);
     },
     async stop() {
       await router?.stop();
       router = undefined;
     },
     async enqueue(destinationId, addresses) {
-      const ids = await insertJobs(t!.db, destinationId, leadEvents(addresses));
+      const ids = await insertJobs(t.db, destinationId, leadEvents(addresses));
       return new Map(addresses.map((address, i) => [address, ids[i]!] as const).reverse());
     },
     onCleanup(close) {
@@ -98,7 +94,7 @@ export async function waitForFinalJobs(
       const jobs = await jobViews(db);
       return jobs.filter((j) => j.state === 'succeeded' || j.state === 'aborted').length === count ? jobs : undefined;
     },
-    { timeoutMs: options.timeoutMs ?? 20_000, message: `${count} jobs to reach a final state` },
+    { timeoutMs: options.timeoutMs ?? DEFAULT_WAIT_MS, message: `${count} jobs to reach a final state` },
   );
 }
 

@@ -4,7 +4,7 @@
  */
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../src/db/schema.ts';
-import { waitFor } from './wait-for.ts';
+import { DEFAULT_WAIT_MS, waitFor } from './wait-for.ts';
 
 export interface JobRow {
   id: string;
@@ -24,7 +24,7 @@ export async function jobRows(db: Kysely<Database>, destinationId = 'dest-1'): P
 }
 
 /** Waits until every job of `destinationId` is succeeded or aborted, and returns them. */
-export async function waitForFinal(db: Kysely<Database>, destinationId = 'dest-1', timeoutMs = 20_000): Promise<JobRow[]> {
+export async function waitForFinal(db: Kysely<Database>, destinationId = 'dest-1', timeoutMs = DEFAULT_WAIT_MS): Promise<JobRow[]> {
   return waitFor(
     async () => {
       const rows = await jobRows(db, destinationId);

@@ -1,6 +1,11 @@
 /**
  * Polls a condition until it yields a truthy value. Tests synchronise on observable state with
  * this instead of sleeping for a guessed duration, which is both slow and flaky.
+ *
+ * The default deadline is long (60 s) on purpose: a condition that comes true returns at once, so
+ * the deadline only decides when a broken test gives up, and must not be what fails a working
+ * one on a machine busy with a second copy of the suite (10 s did). It stays under the 120 s test
+ * cap so the timeout message, which names what was awaited, is what a failure shows.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { inspect } from 'node:util';
@@ -14,6 +19,8 @@ export interface WaitForOptions {
 
 type Falsy = undefined | false | null;
 
+export const DEFAULT_WAIT_MS = 60_000;
+
 /**
  * Resolves with the first truthy value `check` returns. A check that throws counts as not yet;
  * at the deadline it rejects with `message` and the last value or error seen. A check that never
@@ -21,7 +28,7 @@ type Falsy = undefined | false | null;
  */
 export async function waitFor<T>(
   check: () => Promise<T | Falsy> | T | Falsy,
-  { timeoutMs = 10_000, intervalMs = 25, message = 'a condition' }: WaitForOptions = {},
+  { timeoutMs = DEFAULT_WAIT_MS, intervalMs = 25, message = 'a condition' }: WaitForOptions = {},
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   const timedOut = Symbol('timed out');

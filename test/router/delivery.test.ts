@@ -1,17 +1,16 @@
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { insertJobs } from '../../src/store/jobs.repository.ts';
 import { RetryableError, SnoozeError } from '../../src/manager/errors.ts';
-import { createTestDatabase } from '../helpers/database.ts';
 import { waitFor } from '../helpers/wait-for.ts';
-import { sampleEvents, startRouter } from '../helpers/router.ts';
+import { sampleEvents } from '../helpers/router.ts';
 import { scriptedManager, testDestination } from '../helpers/scripted-manager.ts';
-import type { Router } from '../../src/router/router.ts';
+import { routerFixture, type RouterFixture } from './fixture.ts';
 
-type TestDb = Awaited<ReturnType<typeof createTestDatabase>>;
+type TestDb = RouterFixture['t'];
 
 async function statesOf(t: TestDb, destinationId = 'dest-1') {
   const { rows } = await sql<{ state: string; n: string }>`
@@ -20,21 +19,12 @@ async function statesOf(t: TestDb, destinationId = 'dest-1') {
 }
 
 describe('router delivery', () => {
-  let t: TestDb;
-  let router: Router | undefined;
-  beforeEach(async () => {
-    t = await createTestDatabase();
-  });
-  afterEach(async () => {
-    await router?.stop();
-    router = undefined;
-    await t.close();
-  });
+  const { t, start } = routerFixture();
 
   it('delivers every job once, in batches bounded by maxEventsPerUpload', async () => {
     const { manager, uploads } = scriptedManager();
     await insertJobs(t.db, 'dest-1', sampleEvents(250));
-    router = startRouter(t.db, [testDestination(manager, 'dest-1', { maxEventsPerUpload: 100 })]);
+    start([testDestination(manager, 'dest-1', { maxEventsPerUpload: 100 })]);
     await waitFor(async () => (await statesOf(t)).succeeded === 250, { message: 'all 250 jobs succeed' });
     expect(uploads.every((u) => u.jobIds.length <= 100)).toBe(true);
     const sent = uploads.flatMap((u) => u.rows.map((r) => r.id));
@@ -46,14 +36,14 @@ describe('router delivery', () => {
     const { manager, uploads } = scriptedManager();
     const big = 'x'.repeat(1000);
     await insertJobs(t.db, 'dest-1', sampleEvents(20, { big }));
-    router = startRouter(t.db, [testDestination(manager, 'dest-1', { maxBytesPerUpload: 5000 })]);
+    start([testDestination(manager, 'dest-1', { maxBytesPerUpload: 5000 })]);
     await waitFor(async () => (await statesOf(t)).succeeded === 20, { message: 'all jobs succeed' });
     expect(Math.max(...uploads.map((u) => u.jobIds.length))).toBeLessThanOrEqual(4);
   });
 
   it('waits uploadIntervalMs before flushing a partial batch', async () => {
     const { manager, uploads } = scriptedManager();
-    router = startRouter(t.db, [testDestination(manager, 'dest-1', { maxEventsPerUpload: 1000, uploadIntervalMs: 600 })]);
+    start([testDestination(manager, 'dest-1', { maxEventsPerUpload: 1000, uploadIntervalMs: 600 })]);
     const enqueuedAt = Date.now();
     await insertJobs(t.db, 'dest-1', sampleEvents(10));
     await waitFor(() => uploads.length > 0, { message: 'the partial batch is flushed' });
@@ -66,7 +56,7 @@ describe('router delivery', () => {
     const events = sampleEvents(5);
     events[2] = JSON.stringify({ id: 'evt-bad', bad: true });
     const ids = await insertJobs(t.db, 'dest-1', events);
-    router = startRouter(t.db, [testDestination(manager)]);
+    start([testDestination(manager)]);
     await waitFor(async () => (await statesOf(t)).succeeded === 4, { message: 'the four good jobs succeed' });
     const bad = await t.db.selectFrom('br_jobs').selectAll().where('id', '=', ids[2]!).executeTakeFirstOrThrow();
     expect(bad.state).toBe('aborted');
@@ -78,7 +68,7 @@ describe('router delivery', () => {
     const { manager, uploads } = scriptedManager();
     const stagingDir = mkdtempSync(join(tmpdir(), 'br-staging-file-'));
     await insertJobs(t.db, 'dest-1', sampleEvents(30));
-    router = startRouter(t.db, [testDestination(manager, 'dest-1', { maxEventsPerUpload: 10 })], { stagingDir, stagingMemoryBytes: 0 });
+    start([testDestination(manager, 'dest-1', { maxEventsPerUpload: 10 })], { stagingDir, stagingMemoryBytes: 0 });
     await waitFor(async () => (await statesOf(t)).succeeded === 30, { message: 'all 30 jobs succeed' });
     expect(uploads.flatMap((u) => u.rows.map((r) => r.id)).sort()).toEqual(sampleEvents(30).map((e) => JSON.parse(e).id).sort());
     // Files are removed right after the outcome is recorded, so just after the jobs turn final.
@@ -95,7 +85,7 @@ describe('router delivery', () => {
     const [multiLine, notObject] = await insertJobs(t.db, 'dest-1', ['{"placeholder":1}', '{"placeholder":2}']);
     await sql`UPDATE br_job_payloads SET payload = ${'{\n  "id": "evt-3"\n}'} WHERE job_id = ${multiLine}`.execute(t.db);
     await sql`UPDATE br_job_payloads SET payload = ${'[1, 2, 3]'} WHERE job_id = ${notObject}`.execute(t.db);
-    router = startRouter(t.db, [testDestination(manager)]);
+    start([testDestination(manager)]);
     await waitFor(async () => (await statesOf(t)).succeeded === 3, { message: 'the three objects are delivered' });
     const sent = new Map(uploads.flatMap((u) => u.jobIds.map((id, i) => [id, u.texts[i]!] as const)));
     expect(sent.get(ids[0]!)).toBe(accepted[0]);
@@ -113,7 +103,7 @@ describe('router delivery', () => {
       },
     });
     const [id] = await insertJobs(t.db, 'dest-1', sampleEvents(1));
-    router = startRouter(t.db, [testDestination(manager, 'dest-1', { maxAttempts: 3, retryWindowMs: 300, minBackoffMs: 40, maxBackoffMs: 200 })]);
+    start([testDestination(manager, 'dest-1', { maxAttempts: 3, retryWindowMs: 300, minBackoffMs: 40, maxBackoffMs: 200 })]);
     const job = await waitFor(
       async () => {
         const row = await t.db.selectFrom('br_jobs').selectAll().where('id', '=', id!).executeTakeFirstOrThrow();
@@ -141,7 +131,7 @@ describe('router delivery', () => {
       },
     });
     await insertJobs(t.db, 'dest-1', sampleEvents(1));
-    router = startRouter(t.db, [testDestination(manager, 'dest-1', { maxAttempts: 2, retryWindowMs: 60_000, minBackoffMs: 5, maxBackoffMs: 10 })]);
+    start([testDestination(manager, 'dest-1', { maxAttempts: 2, retryWindowMs: 60_000, minBackoffMs: 5, maxBackoffMs: 10 })]);
     await waitFor(async () => (await statesOf(t)).succeeded === 1, { message: 'the job eventually succeeds' });
     expect(calls).toBe(6);
   });
@@ -156,7 +146,7 @@ describe('router delivery', () => {
       },
     });
     const [id] = await insertJobs(t.db, 'dest-1', sampleEvents(1));
-    router = startRouter(t.db, [testDestination(manager, 'dest-1', { maxAttempts: 1, retryWindowMs: 0 })]);
+    start([testDestination(manager, 'dest-1', { maxAttempts: 1, retryWindowMs: 0 })]);
     await waitFor(async () => (await statesOf(t)).succeeded === 1, { message: 'the job succeeds after the snoozes' });
     const job = await t.db.selectFrom('br_jobs').selectAll().where('id', '=', id!).executeTakeFirstOrThrow();
     expect(job.attempts).toBe(1);
@@ -180,7 +170,7 @@ describe('router delivery', () => {
       },
     });
     const ids = await insertJobs(t.db, 'dest-1', sampleEvents(4));
-    router = startRouter(t.db, [testDestination(manager)]);
+    start([testDestination(manager)]);
     await waitFor(async () => (await statesOf(t)).succeeded === 3, { message: 'three jobs succeed' });
     const rows = await t.db.selectFrom('br_jobs').selectAll().orderBy('id').execute();
     expect(rows.map((r) => r.state)).toEqual(['succeeded', 'aborted', 'succeeded', 'succeeded']);
@@ -200,7 +190,7 @@ describe('router delivery', () => {
       },
     });
     const ids = await insertJobs(t.db, 'dest-1', sampleEvents(3));
-    router = startRouter(t.db, [testDestination(manager)]);
+    start([testDestination(manager)]);
     await waitFor(async () => (await statesOf(t)).succeeded === 3, { message: 'all succeed in the end' });
     const forgotten = await t.db.selectFrom('br_jobs').selectAll().where('id', '=', ids[0]!).executeTakeFirstOrThrow();
     expect(forgotten.attempts).toBe(2);

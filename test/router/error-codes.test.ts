@@ -3,17 +3,17 @@
  * vendor's own code of its last failure, an upload and an import keep the code of theirs, and an
  * import whose vendor left outcomes unconfirmed says how many on its own record.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { insertJobs } from '../../src/store/jobs.repository.ts';
 import type { JobOutcome } from '../../src/manager/contract.ts';
 import { PermanentError, RetryableError } from '../../src/manager/errors.ts';
 import { ERROR_CODES } from '../../src/manager/error-codes.ts';
-import type { Router } from '../../src/router/router.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
-import { sampleEvents, startRouter } from '../helpers/router.ts';
+import type { TestDatabase } from '../helpers/database.ts';
+import { sampleEvents } from '../helpers/router.ts';
 import { scriptedManager, testDestination } from '../helpers/scripted-manager.ts';
 import { waitFor } from '../helpers/wait-for.ts';
+import { routerFixture } from './fixture.ts';
 
 interface JobCodes {
   id: string;
@@ -31,15 +31,7 @@ async function jobCodes(t: TestDatabase): Promise<JobCodes[]> {
 const allFinal = (t: TestDatabase) => async () => (await jobCodes(t)).every((j) => ['succeeded', 'aborted', 'cancelled'].includes(j.state));
 
 describe('failure codes', () => {
-  let t: TestDatabase;
-  let router: Router | undefined;
-  beforeEach(async () => {
-    t = await createTestDatabase();
-  });
-  afterEach(async () => {
-    await router?.stop();
-    await t.close();
-  });
+  const { t, start } = routerFixture();
 
   it('keeps the code and vendor code of per-job outcomes, and a default code for the kind when none is given', async () => {
     const { manager } = scriptedManager({
@@ -51,7 +43,7 @@ describe('failure codes', () => {
       }),
     });
     await insertJobs(t.db, 'dest-1', sampleEvents(3));
-    router = startRouter(t.db, [testDestination(manager)]);
+    start([testDestination(manager)]);
     await waitFor(allFinal(t), { message: 'jobs final' });
     const jobs = await jobCodes(t);
     expect(jobs.map((j) => [j.state, j.error_code, j.vendor_code])).toEqual([
@@ -75,7 +67,7 @@ describe('failure codes', () => {
       },
     });
     await insertJobs(t.db, 'dest-1', sampleEvents(2));
-    router = startRouter(t.db, [testDestination(manager, 'dest-1', { minBackoffMs: 1, maxBackoffMs: 2 })]);
+    start([testDestination(manager, 'dest-1', { minBackoffMs: 1, maxBackoffMs: 2 })]);
     await waitFor(allFinal(t), { message: 'jobs final' });
     expect((await jobCodes(t)).map((j) => [j.state, j.error_code, j.vendor_code])).toEqual([
       ['aborted', 'record_rejected', 'FILE_REJECTED'],
@@ -96,7 +88,7 @@ describe('failure codes', () => {
             : { jobId: job.jobId, kind: 'aborted', reason: 'invalid email', code: ERROR_CODES.recordRejected }),
     });
     await insertJobs(t.db, 'dest-1', sampleEvents(3));
-    router = startRouter(t.db, [testDestination(manager, 'dest-1', { pollIntervalMs: 10 })]);
+    start([testDestination(manager, 'dest-1', { pollIntervalMs: 10 })]);
     await waitFor(allFinal(t), { message: 'jobs final' });
     const { rows } = await sql<{ unconfirmed_jobs: number; state: string }>`SELECT state, unconfirmed_jobs FROM br_imports`.execute(t.db);
     expect(rows).toEqual([{ state: 'completed', unconfirmed_jobs: 2 }]);

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,27 +6,19 @@ import { sql } from 'kysely';
 import { insertJobs } from '../../src/store/jobs.repository.ts';
 import { startDaemon, type Daemon } from '../../src/daemon.ts';
 import { loadConfig } from '../../src/config.ts';
-import { createTestDatabase } from '../helpers/database.ts';
 import { waitFor } from '../helpers/wait-for.ts';
-import { sampleEvents, silentLog, startRouter } from '../helpers/router.ts';
+import { sampleEvents, silentLog } from '../helpers/router.ts';
 import { scriptedManager, testDestination } from '../helpers/scripted-manager.ts';
-import type { Router } from '../../src/router/router.ts';
+import { routerFixture, type RouterFixture } from './fixture.ts';
 
-type TestDb = Awaited<ReturnType<typeof createTestDatabase>>;
+type TestDb = RouterFixture['t'];
 
 describe('router lifecycle', () => {
-  let t: TestDb;
-  let router: Router | undefined;
+  const { t, start, stopRouters } = routerFixture();
   let daemon: Daemon | undefined;
-  beforeEach(async () => {
-    t = await createTestDatabase();
-  });
   afterEach(async () => {
-    await router?.stop();
     await daemon?.stop();
-    router = undefined;
     daemon = undefined;
-    await t.close();
   });
 
   it('aborts a stuck upload after the grace period and keeps its jobs for a retry of the same upload', async () => {
@@ -35,11 +27,10 @@ describe('router lifecycle', () => {
         new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason), { once: true })),
     });
     await insertJobs(t.db, 'dest-1', sampleEvents(3));
-    router = startRouter(t.db, [testDestination(manager)], { shutdownGraceMs: 200 });
+    start([testDestination(manager)], { shutdownGraceMs: 200 });
     await waitFor(() => uploads.length === 1, { message: 'the upload starts' });
     const started = Date.now();
-    await router.stop();
-    router = undefined;
+    await stopRouters();
     expect(Date.now() - started).toBeGreaterThanOrEqual(190);
     const upload = await t.db.selectFrom('br_uploads').selectAll().executeTakeFirstOrThrow();
     expect(upload.state).toBe('retry_wait');
@@ -95,14 +86,30 @@ describe('router lifecycle', () => {
     expect(files.every((j) => j.state === 'succeeded')).toBe(true);
   });
 
-  it('refuses to start when a manager directory is malformed, naming the directory', async () => {
+  /** A managers directory holding one manager that is not finished. */
+  function malformedManagersDir(): string {
     const managers = mkdtempSync(join(tmpdir(), 'br-managers-'));
     mkdirSync(join(managers, 'half-done'));
     writeFileSync(join(managers, 'half-done', 'index.ts'), 'export default { name: "half-done" };\n');
+    return managers;
+  }
+  const sharedDatabase = () => ({ db: t.db, pool: t.pool, displayUrl: 'test', embedded: false, close: async () => {} });
+
+  it('refuses to start when a manager directory is malformed, naming the directory', async () => {
+    const managers = malformedManagersDir();
     const config = loadConfig({ DATABASE_URL: t.url, BATCH_ROUTER_DESTINATIONS_FILE: join(managers, 'none.json') });
-    await expect(
-      startDaemon({ config, env: {}, log: silentLog, managersDir: managers, database: { db: t.db, pool: t.pool, displayUrl: 'test', embedded: false, close: async () => {} } }),
-    ).rejects.toThrow(/half-done.*"upload" must be a function/);
+    await expect(startDaemon({ config, env: {}, log: silentLog, managersDir: managers, database: sharedDatabase() })).rejects.toThrow(
+      /half-done.*"upload" must be a function/,
+    );
+  });
+
+  it('runs with the managers it is handed and does not load a directory again', async () => {
+    // `start` loads the managers once to check the environment and hands them over: the malformed
+    // directory would fail the start if the daemon read it a second time.
+    const managersDir = malformedManagersDir();
+    const config = loadConfig({ DATABASE_URL: t.url, BATCH_ROUTER_DESTINATIONS_FILE: join(managersDir, 'none.json') });
+    daemon = await startDaemon({ config, env: {}, log: silentLog, managersDir, managers: new Map(), database: sharedDatabase() });
+    expect(daemon.destinations).toEqual([]);
   });
 
   it('retention deletes finished jobs older than the age in bounded batches, payloads included', async () => {
@@ -111,7 +118,7 @@ describe('router lifecycle', () => {
     await sql`UPDATE br_jobs SET state = 'succeeded', finished_at = now() - interval '2 days' WHERE id = ANY(${old}::bigint[])`.execute(t.db);
     await sql`UPDATE br_jobs SET state = 'aborted', finished_at = now() WHERE id = ${ids[20]!}::bigint`.execute(t.db);
     const { manager } = scriptedManager();
-    router = startRouter(t.db, [testDestination(manager, 'idle-dest')], { retentionMaxAgeMs: 86_400_000, retentionBatchSize: 7, sweepIntervalMs: 50 });
+    start([testDestination(manager, 'idle-dest')], { retentionMaxAgeMs: 86_400_000, retentionBatchSize: 7, sweepIntervalMs: 50 });
     await waitFor(async () => {
       const { rows } = await sql<{ n: string }>`SELECT count(*) AS n FROM br_jobs`.execute(t.db);
       return Number(rows[0]!.n) === 5;

@@ -2,20 +2,20 @@
  * Several processes against one database: concurrent claims, a killed worker, signals.
  * These need a real PostgreSQL server (independent connections, child processes).
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import { createPool } from '../../src/db/connect.ts';
 import { insertJobs } from '../../src/store/jobs.repository.ts';
 import type { Database } from '../../src/db/schema.ts';
 import { abortableDelay } from '../../src/util/delay.ts';
-import { createTestDatabase, requiresServer, requiresServerReason } from '../helpers/database.ts';
+import { requiresServer, requiresServerReason } from '../helpers/database.ts';
 import { waitFor } from '../helpers/wait-for.ts';
-import { sampleEvents, startRouter } from '../helpers/router.ts';
+import { sampleEvents } from '../helpers/router.ts';
+import { routerFixture, type RouterFixture } from './fixture.ts';
 import { scriptedManager, testDestination } from '../helpers/scripted-manager.ts';
 import { spawnTsChild } from '../helpers/child-process.ts';
-import type { Router } from '../../src/router/router.ts';
 
-type TestDb = Awaited<ReturnType<typeof createTestDatabase>>;
+type TestDb = RouterFixture['t'];
 
 async function count(t: TestDb, where: ReturnType<typeof sql>) {
   const { rows } = await sql<{ n: string }>`SELECT count(*) AS n FROM br_jobs WHERE ${where}`.execute(t.db);
@@ -23,16 +23,12 @@ async function count(t: TestDb, where: ReturnType<typeof sql>) {
 }
 
 describe.skipIf(requiresServer)(requiresServer ? `several processes, skipped: ${requiresServerReason}` : "several processes", () => {
-  let t: TestDb;
-  const routers: Router[] = [];
+  const { t, start, stopRouters } = routerFixture();
   const extraDbs: Kysely<Database>[] = [];
-  beforeEach(async () => {
-    t = await createTestDatabase();
-  });
   afterEach(async () => {
-    await Promise.all(routers.splice(0).map((r) => r.stop()));
+    // The routers first: some of them run on these extra connections.
+    await stopRouters();
     await Promise.all(extraDbs.splice(0).map((d) => d.destroy()));
-    await t.close();
   });
 
   function secondConnection(): Kysely<Database> {
@@ -55,8 +51,8 @@ describe.skipIf(requiresServer)(requiresServer ? `several processes, skipped: ${
     const b = scriptedManager({ upload });
     await insertJobs(t.db, 'dest-1', sampleEvents(3000));
     const tuning = { maxEventsPerUpload: 50, uploadConcurrency: 4 };
-    routers.push(startRouter(t.db, [testDestination(a.manager, 'dest-1', tuning)], { workerId: 'router-a' }));
-    routers.push(startRouter(secondConnection(), [testDestination(b.manager, 'dest-1', tuning)], { workerId: 'router-b' }));
+    start([testDestination(a.manager, 'dest-1', tuning)], { workerId: 'router-a' });
+    start([testDestination(b.manager, 'dest-1', tuning)], { workerId: 'router-b' }, secondConnection());
     await waitFor(async () => (await count(t, sql`state = 'succeeded'`)) === 3000, { message: 'all jobs delivered', timeoutMs: 30_000 });
     expect(overlaps).toEqual([]);
     expect(delivered).toHaveLength(3000);
@@ -77,7 +73,7 @@ describe.skipIf(requiresServer)(requiresServer ? `several processes, skipped: ${
     child.kill('SIGKILL');
     expect(await exited).toBeNull();
     const survivor = scriptedManager();
-    routers.push(startRouter(t.db, [testDestination(survivor.manager)], { workerId: 'survivor', sweepIntervalMs: 100 }));
+    start([testDestination(survivor.manager)], { workerId: 'survivor', sweepIntervalMs: 100 });
     await waitFor(async () => (await count(t, sql`state = 'succeeded'`)) === 20, { message: 'the survivor delivers the jobs' });
     expect(survivor.uploads.map((u) => [u.uploadId, u.attempt])).toEqual([[upload.id, 2]]);
     const job = await t.db.selectFrom('br_jobs').selectAll().limit(1).executeTakeFirstOrThrow();
@@ -96,11 +92,10 @@ describe.skipIf(requiresServer)(requiresServer ? `several processes, skipped: ${
       },
     });
     // Heartbeat slower than the lease: the zombie's lease lapses while it is stuck.
-    const zombieRouter = startRouter(t.db, [testDestination(zombie.manager, 'dest-1', { uploadConcurrency: 1 })], { workerId: 'zombie', leaseMs: 300, heartbeatMs: 60_000, sweepIntervalMs: 60_000 });
-    routers.push(zombieRouter);
+    const zombieRouter = start([testDestination(zombie.manager, 'dest-1', { uploadConcurrency: 1 })], { workerId: 'zombie', leaseMs: 300, heartbeatMs: 60_000, sweepIntervalMs: 60_000 });
     await waitFor(() => zombie.uploads.length === 1, { message: 'the zombie starts sending' });
     const fresh = scriptedManager();
-    routers.push(startRouter(secondConnection(), [testDestination(fresh.manager)], { workerId: 'fresh', sweepIntervalMs: 50 }));
+    start([testDestination(fresh.manager)], { workerId: 'fresh', sweepIntervalMs: 50 }, secondConnection());
     await waitFor(async () => (await count(t, sql`state = 'succeeded'`)) === 5, { message: 'the new owner delivers' });
     release();
     await waitFor(() => zombie.uploads[0]!.endedAt !== undefined, { message: 'the zombie returns' });
@@ -145,8 +140,8 @@ describe.skipIf(requiresServer)(requiresServer ? `several processes, skipped: ${
     const b = scriptedManager(asyncScript);
     await insertJobs(t.db, 'dest-1', sampleEvents(60));
     const tuning = { maxEventsPerUpload: 10, uploadConcurrency: 4, pollIntervalMs: 10 };
-    routers.push(startRouter(t.db, [testDestination(a.manager, 'dest-1', tuning)], { workerId: 'imports-a' }));
-    routers.push(startRouter(secondConnection(), [testDestination(b.manager, 'dest-1', tuning)], { workerId: 'imports-b' }));
+    start([testDestination(a.manager, 'dest-1', tuning)], { workerId: 'imports-a' });
+    start([testDestination(b.manager, 'dest-1', tuning)], { workerId: 'imports-b' }, secondConnection());
     await waitFor(async () => (await count(t, sql`state = 'succeeded'`)) === 60, { message: 'all jobs delivered', timeoutMs: 30_000 });
     expect(finished.size).toBe(6);
     expect(peak).toBe(2);

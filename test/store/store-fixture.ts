@@ -4,7 +4,6 @@
  * rows directly, so the suite pins what the store promises rather than how today's tables hold it,
  * and stays valid when the tables change underneath.
  */
-import { afterEach, beforeEach } from 'vitest';
 import { getJob, insertJobs, claimReadyJobs, type ClaimedJob } from '../../src/store/jobs.repository.ts';
 import { createUpload, setUploadSize, type Lease } from '../../src/store/uploads.repository.ts';
 import { insertImports } from '../../src/store/imports.repository.ts';
@@ -12,7 +11,8 @@ import { markImporting } from '../../src/store/jobs.transitions.ts';
 import type { RetryPolicy } from '../../src/store/retry-policy.ts';
 import type { JobRow } from '../../src/db/schema.ts';
 import type { RouterContext } from '../../src/router/types.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import type { TestDatabase } from '../helpers/database.ts';
+import { databaseForFile } from '../helpers/file-database.ts';
 import { silentLog } from '../helpers/router.ts';
 
 export const DEST = 'dest-a';
@@ -42,42 +42,33 @@ export function events(n: number, from = 0): string[] {
   return Array.from({ length: n }, (_, i) => JSON.stringify({ n: from + i, type: 'track' }));
 }
 
-/** Registers per-test hooks: a fresh migrated database for every case. */
+/** Registers the hooks: one migrated database for the file, blank again before every case. */
 export function storeFixture(): StoreFixture {
-  let t: TestDatabase | undefined;
-  beforeEach(async () => {
-    t = await createTestDatabase();
-  });
-  afterEach(async () => {
-    await t?.close();
-    t = undefined;
-  });
+  const t = databaseForFile();
   const fixture: StoreFixture = {
-    get t() {
-      return t!;
-    },
-    enqueue: (n, destinationId = DEST) => insertJobs(t!.db, destinationId, events(n)),
+    t,
+    enqueue: (n, destinationId = DEST) => insertJobs(t.db, destinationId, events(n)),
     async claim({ destinationId = DEST, limit = 1000, maxBytes = 1e9, lease = LEASE } = {}) {
-      const { id: uploadId } = await createUpload(t!.db, { destinationId, manager: 'test', lease });
-      const jobs = await claimReadyJobs(t!.db, { destinationId, uploadId, limit, maxBytes });
-      await setUploadSize(t!.db, uploadId, jobs.length, 0);
+      const { id: uploadId } = await createUpload(t.db, { destinationId, manager: 'test', lease });
+      const jobs = await claimReadyJobs(t.db, { destinationId, uploadId, limit, maxBytes });
+      await setUploadSize(t.db, uploadId, jobs.length, 0);
       return { uploadId, jobs };
     },
     async importing(n) {
       await fixture.enqueue(n);
       const { uploadId, jobs } = await fixture.claim();
-      const [importId] = await insertImports(t!.db, { uploadId, destinationId: DEST, handles: [{ vendorJob: 'v1' }], firstPollInMs: 0 });
+      const [importId] = await insertImports(t.db, { uploadId, destinationId: DEST, handles: [{ vendorJob: 'v1' }], firstPollInMs: 0 });
       const jobIds = jobs.map((j) => j.id);
-      await markImporting(t!.db, uploadId, jobIds.map((jobId) => ({ jobId, importId: importId!, correlationKey: `key-${jobId}` })));
+      await markImporting(t.db, uploadId, jobIds.map((jobId) => ({ jobId, importId: importId!, correlationKey: `key-${jobId}` })));
       return { uploadId, importId: importId!, jobIds };
     },
     async job(id) {
-      const row = await getJob(t!.db, id);
+      const row = await getJob(t.db, id);
       if (!row) throw new Error(`job ${id} is gone`);
       return row;
     },
     routerContext: (workerId) => ({
-      db: t!.db,
+      db: t.db,
       log: silentLog,
       workerId,
       leaseMs: 60_000,

@@ -23,8 +23,11 @@ export interface GateLimits {
   dailyQuota: number;
   /** Requests in flight before 615; Marketo processes 10 at a time per subscription. */
   concurrency: number;
-  /** Time each call takes inside the gate, so tests can overlap calls and meet the concurrency limit. */
-  callDelayMs: number;
+  /**
+   * Calls inside the gate wait for this, so a test keeps one in flight for as long as it needs to
+   * meet the concurrency limit (a fixed delay raced the second call on a busy machine).
+   */
+  holdCalls: Promise<void> | undefined;
 }
 
 export class MarketoGate {
@@ -53,7 +56,7 @@ export class MarketoGate {
     if (this.#inFlight >= this.limits.concurrency) return this.#error('615', 'Concurrent access limit reached');
     this.#inFlight += 1;
     try {
-      if (this.limits.callDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.limits.callDelayMs));
+      await this.limits.holdCalls;
       const reply = await handle();
       const failed = (reply.json as { success?: boolean } | undefined)?.success === false;
       if (!failed) {

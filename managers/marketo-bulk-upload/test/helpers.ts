@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll } from 'vitest';
 import type { JsonObject } from '../../../src/manager/contract.ts';
 import { buildBatch, callContext, openSession, settleUpload, tempDir } from '../../../test/conformance/harness.ts';
 import type { MarketoSession } from '../api.ts';
+import { TUNING_DEFAULTS } from '../../../src/tuning.ts';
 import marketo from '../index.ts';
 import { startMarketoFake, type MarketoFake, type MarketoFakeOptions } from './marketo-fake.ts';
 
@@ -16,7 +17,9 @@ export const leads = (n: number, prefix = 'u'): JsonObject[] =>
 export async function uploadTo(fake: MarketoFake, stagingDir: string, events: JsonObject[], config: Record<string, unknown> = {}, session?: MarketoSession) {
   const parsed = marketo.configSchema.parse(fake.config(config));
   const built = await buildBatch(marketo, parsed, events, { stagingDir, destinationId: 'mkto', uploadId: '77' });
-  const ctx = callContext(parsed, { destinationId: 'mkto', session: session ?? openSession(marketo, parsed) }).ctx;
+  // The deadline the router gives an upload call, not the harness's short default: sending two
+  // 10 MB files to the in-process fake is real work that a busy machine may stretch past 30 s.
+  const ctx = callContext(parsed, { destinationId: 'mkto', session: session ?? openSession(marketo, parsed), timeoutMs: TUNING_DEFAULTS.uploadTimeoutMs }).ctx;
   return { result: await marketo.upload(built.batch, ctx), ctx, built };
 }
 

@@ -48,8 +48,8 @@ export interface MarketoFakeOptions {
   dailyQuota?: number;
   /** Requests in flight before 615; default 10. */
   concurrency?: number;
-  /** Time each Bulk API call takes; default 0. */
-  callDelayMs?: number;
+  /** Each Bulk API call stays in flight until this settles; default: answered at once. */
+  holdCalls?: Promise<void>;
   /** Largest request body; default 10,000,000 bytes. */
   maxRequestBytes?: number;
   /** Each status check moves an import one step; it is Complete after this many. Unset: only `complete*` calls finish imports. */
@@ -118,7 +118,7 @@ export class MarketoFake extends OAuthVendorFake {
         rateLimit: options.rateLimit ?? { calls: 100, windowMs: 20_000 },
         dailyQuota: options.dailyQuota ?? 50_000,
         concurrency: options.concurrency ?? 10,
-        callDelayMs: options.callDelayMs ?? 0,
+        holdCalls: options.holdCalls,
       },
       this.tokens,
       (code) => this.codesSent.push(code),

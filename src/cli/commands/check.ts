@@ -3,10 +3,13 @@
  * It checks what would otherwise only show once the daemon runs: the environment settings, every
  * entry of the destinations file, and whether the database can be reached and has the schema this
  * release needs. Every problem is one line on stdout (a pipeline log shows it as is); the exit
- * code is 0 only when there is none.
+ * code is 0 only when there is none. Unknown `BATCH_ROUTER_*` names are "warning:" lines, as the
+ * daemon logs them at start: a likely typo, but not a reason to stop a rollout.
  */
 import { ConfigurationError, type AppConfig } from '../../config.ts';
 import { migrationStatus } from '../../db/migrate.ts';
+import type { ManagerRegistry } from '../../manager/registry.ts';
+import { checkTuningEnv } from '../../tuning-env.ts';
 import { EXIT, type CliContext, type Command } from '../command.ts';
 import { describeError, loadDestinationsFile } from '../context.ts';
 import { withDatabase } from '../database.ts';
@@ -18,7 +21,8 @@ export const checkCommand: Command = {
     const problems: string[] = [];
     const config = checkEnvironment(ctx, problems);
     if (config) {
-      await checkDestinations(ctx, problems);
+      const registry = await checkDestinations(ctx, problems);
+      checkRouterVariables(ctx, registry, problems);
       await checkDatabase(ctx, config, problems);
     } else {
       problems.push('destinations file and database not checked: fix the settings above first');
@@ -42,20 +46,33 @@ function checkEnvironment(ctx: CliContext, problems: string[]): AppConfig | unde
   }
 }
 
-async function checkDestinations(ctx: CliContext, problems: string[]): Promise<void> {
+/** Checks the destinations file; returns the installed managers it was checked against. */
+async function checkDestinations(ctx: CliContext, problems: string[]): Promise<ManagerRegistry> {
   const loaded = await loadDestinationsFile(ctx);
   const file = ctx.config().destinationsFile;
   if (loaded.fileError) {
     problems.push(loaded.fileError);
-    return;
+    return loaded.registry;
   }
   const invalid = loaded.destinations.filter((d) => !d.valid);
   problems.push(...invalid.map((d) => d.error ?? `destination "${d.id}" is invalid`));
   for (const d of loaded.destinations) for (const note of d.notes) ctx.note(`note: ${note}`);
-  if (invalid.length > 0) return;
+  if (invalid.length > 0) return loaded.registry;
   const disabled = loaded.destinations.filter((d) => !d.enabled).length;
   const count = plural(loaded.destinations.length, 'destination');
   ctx.print(`ok: destinations file ${file}: ${count}${disabled > 0 ? `, ${disabled} disabled` : ''}`);
+  return loaded.registry;
+}
+
+/**
+ * The start's own check of `BATCH_ROUTER_*` variables: a bad tunable refuses the start, so it is
+ * a problem here too (once: a destination using it has usually reported it already); an unknown
+ * name is a warning with the closest known one.
+ */
+function checkRouterVariables(ctx: CliContext, registry: ManagerRegistry, problems: string[]): void {
+  const checked = checkTuningEnv(ctx.env, registry.keys());
+  for (const problem of checked.problems) if (!problems.some((known) => known.includes(problem))) problems.push(`environment: ${problem}`);
+  for (const warning of checked.warnings) ctx.print(`warning: ${warning}`);
 }
 
 async function checkDatabase(ctx: CliContext, config: AppConfig, problems: string[]): Promise<void> {

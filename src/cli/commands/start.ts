@@ -48,12 +48,14 @@ export const startCommand: Command = {
     if (noApi && apiOnly) throw new UsageError('--no-api and --api-only exclude each other: a process needs at least one role');
     const log = createLogger(config);
     // A bad tunable would abort every job of the destinations using it; refuse to start instead.
-    const envCheck = checkTuningEnv(ctx.env, (await loadManagers(defaultManagersDir)).keys());
+    // Loaded once: the same registry checks the environment and runs the daemon.
+    const managers = await loadManagers(defaultManagersDir);
+    const envCheck = checkTuningEnv(ctx.env, managers.keys());
     if (envCheck.problems.length > 0) throw new ConfigurationError(envCheck.problems);
     for (const warning of envCheck.warnings) log.warn(warning);
     let daemon: Daemon;
     try {
-      daemon = await startDaemon({ config, env: ctx.env, log, runRouter: !apiOnly });
+      daemon = await startDaemon({ config, env: ctx.env, log, runRouter: !apiOnly, managers });
     } catch (error) {
       // An unreachable database is the operator's to fix: one line with where and what to check,
       // no stack. Anything else is unexpected and keeps its stack in the log.

@@ -1,0 +1,53 @@
+/**
+ * One migrated database for a whole test file, emptied before each test.
+ *
+ * Creating and dropping a database per test costs a template copy, a flush and a server-wide
+ * barrier each time; on a server shared with a second copy of the suite that was the slowest and
+ * least predictable step of many files (a `beforeEach` that only created a database once ran past
+ * its hook timeout). Emptying the tables gives each test the same blank, migrated state.
+ */
+import { afterAll, beforeAll, beforeEach } from 'vitest';
+import { sql, type Kysely } from 'kysely';
+import type pg from 'pg';
+import type { Database } from '../../src/db/schema.ts';
+import { createTestDatabase, type TestDatabase } from './database.ts';
+
+/**
+ * Registers the file's hooks and returns the database; its fields are read once the file's
+ * `beforeAll` has run, so keep the returned object and read `db`/`url` inside tests and hooks.
+ */
+export function databaseForFile(): TestDatabase {
+  let current: TestDatabase | undefined;
+  const opened = (): TestDatabase => {
+    if (!current) throw new Error('the test database is opened in beforeAll: read it inside a test or hook');
+    return current;
+  };
+  beforeAll(async () => {
+    current = await createTestDatabase();
+  });
+  beforeEach(async () => {
+    await emptyTables(opened().db);
+  });
+  afterAll(async () => {
+    await current?.close();
+  });
+  return {
+    get url() { return opened().url; },
+    get db() { return opened().db; },
+    get pool(): pg.Pool { return opened().pool; },
+    get serverBacked() { return opened().serverBacked; },
+    close: async () => undefined, // closed after the file's last test
+  };
+}
+
+/**
+ * Empties every table but the migration bookkeeping, restarting id sequences, so ids and counts
+ * look as in a freshly cloned database.
+ */
+export async function emptyTables(db: Kysely<Database>): Promise<void> {
+  const { rows } = await sql<{ name: string }>`
+    SELECT quote_ident(tablename) AS name FROM pg_tables
+    WHERE schemaname = current_schema() AND tablename NOT LIKE 'br\\_migrations%'`.execute(db);
+  if (rows.length === 0) return;
+  await sql.raw(`TRUNCATE ${rows.map((r) => r.name).join(', ')} RESTART IDENTITY CASCADE`).execute(db);
+}
