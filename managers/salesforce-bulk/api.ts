@@ -9,7 +9,7 @@ import type { CallContext } from '../../src/manager/contract.ts';
 import { ConfigError, RetryableError } from '../../src/manager/errors.ts';
 import { TOKEN_REFUSED, TokenCache } from '../_bulk-csv/token-cache.ts';
 import { parseRetryAfter, secretRedactor } from '../_http/http.ts';
-import { discard, excerpt, readJson, send } from '../_http/request.ts';
+import { discard, excerpt, readJson, send, vendorText } from '../_http/request.ts';
 import { jwtAudience, type SalesforceConfig } from './config.ts';
 import { salesforceError, type SalesforceErrorContext } from './errors.ts';
 import { tokenRefusal } from './token-errors.ts';
@@ -64,7 +64,7 @@ async function requestToken(config: SalesforceConfig): Promise<{ token: Salesfor
   });
   const answer = (await readJson(response)) as Record<string, unknown> | undefined;
   if (response.status === 400 || response.status === 401) {
-    throw tokenRefusal(String(answer?.error ?? ''), String(answer?.error_description ?? ''), jwt, redact);
+    throw tokenRefusal(vendorText(answer?.error), vendorText(answer?.error_description), jwt, redact);
   }
   if (response.status === 404) throw new ConfigError('Salesforce has no token endpoint at this address; check "loginUrl"', { field: 'loginUrl' });
   if (response.status !== 200 || typeof answer?.access_token !== 'string' || typeof answer.instance_url !== 'string') {
@@ -103,10 +103,11 @@ export async function ingestCall(ctx: SalesforceContext, request: IngestRequest)
       await discard(response);
       return TOKEN_REFUSED;
     }
-    const errors = (await readJson(response, 64 * 1024)) as Array<{ errorCode?: string; message?: string }> | undefined;
-    const first = Array.isArray(errors) ? errors[0] : undefined;
+    const errors = await readJson(response, 64 * 1024);
+    const first: unknown = Array.isArray(errors) ? errors[0] : undefined;
+    const { errorCode, message } = typeof first === 'object' && first !== null ? (first as { errorCode?: unknown; message?: unknown }) : {};
     const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'));
-    throw salesforceError(response.status, String(first?.errorCode ?? ''), excerpt(String(first?.message ?? ''), redact), request, retryAfterMs);
+    throw salesforceError(response.status, vendorText(errorCode), excerpt(vendorText(message), redact), request, retryAfterMs);
   });
 }
 
