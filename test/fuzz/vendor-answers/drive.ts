@@ -58,6 +58,9 @@ async function withDeadline<T>(call: string, run: () => Promise<T>): Promise<{ v
     return { value: await Promise.race([run(), hang]) };
   } catch (thrown) {
     expectTyped(thrown, call);
+    // The gate and the fake answer within milliseconds: a call ended only by its own deadline
+    // was looping or waiting on something that never comes.
+    expect(thrown.code, `hang: ${call} ended only by its deadline: ${thrown.message.slice(0, 300)}`).not.toBe(ERROR_CODES.timeout);
     return { error: thrown };
   } finally {
     clearTimeout(timer);

@@ -6,13 +6,11 @@
  * for them). The fake fails row 0 and warns on row 1, so success always rests on the evidence.
  */
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, it } from 'vitest';
 import marketo from '../../../managers/marketo-bulk-upload/index.ts';
 import { startMarketoFake, type MarketoFake } from '../../../managers/marketo-bulk-upload/test/marketo-fake.ts';
-import { tempDir } from '../../conformance/harness.ts';
-import { csvFile, csvReply, csvVariant, fuzzRuns, garbledCount, json, jsonReply, junk, okStatus, reply, wrongValue } from './garbage.ts';
+import { csvFile, csvReply, csvVariant, garbledCount, json, jsonReply, junk, okStatus, reply, wrongValue } from './garbage.ts';
 import type { GarbageReply, GateRequest } from './garbage-gate.ts';
-import { garbageCase, showReply, type Garbage, type Scenario } from './scenario.ts';
+import { delivered, describeGarbageSteps, fixed, showReply, type Garbage, type Scenario } from './scenario.ts';
 
 const EVENTS = [
   { email: 'fail0@example.com', firstName: 'Ann', company: { name: 'Acme, Inc.' } },
@@ -33,9 +31,7 @@ const STEPS: Record<string, (r: GateRequest) => boolean> = {
 };
 
 const ok = (result: unknown) => ({ requestId: 'r#1', success: true, result });
-const delivered = (g: GarbageReply) => g.status >= 200 && g.status < 300 && g.resetAfter === undefined;
 const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
-const fixed = (g: fc.Arbitrary<GarbageReply>): fc.Arbitrary<Garbage> => g.map((r) => ({ reply: () => r, shown: showReply(r) }));
 
 const errorEnvelope = fc.record({
   success: fc.constantFrom(false, false, null),
@@ -94,24 +90,11 @@ function failureFile(): fc.Arbitrary<Garbage> {
   });
 }
 
-describe('fuzz: marketo-bulk-upload against garbage vendor answers', () => {
-  let staging: Awaited<ReturnType<typeof tempDir>>;
-  beforeAll(async () => {
-    staging = await tempDir('br-fuzz-marketo-');
-  });
-  afterAll(() => staging?.dispose());
-
-  for (const step of Object.keys(STEPS)) {
-    it(`garbage at the ${step} step: typed errors or valid outcomes, never a success without evidence`, async () => {
-      const scenario: Scenario<unknown, unknown, MarketoFake> = {
-        manager: marketo as never,
-        events: EVENTS,
-        stagingDir: staging.path,
-        startVendor: () => startMarketoFake({ rowOutcome: (row) => (row.email?.startsWith('fail') ? { fail: '1004 Lead not found' } : row.email?.startsWith('warn') ? { warn: '1003 Field truncated' } : undefined) }),
-        config: (url, vendor) => ({ ...vendor.config(), restEndpoint: `${url}/rest`, identityEndpoint: `${url}/identity`, resultRereads: 1, timeoutMs: 10_000 }),
-        inStep: STEPS[step]!,
-      };
-      await fc.assert(fc.asyncProperty(GARBAGE[step]!, (garbage) => garbageCase(scenario, garbage).then(() => undefined)), fuzzRuns(60, 10_000));
-    }, 60_000);
-  }
-});
+describeGarbageSteps('fuzz: marketo-bulk-upload against garbage vendor answers', GARBAGE, (step, stagingDir): Scenario<unknown, unknown, MarketoFake> => ({
+  manager: marketo as never,
+  events: EVENTS,
+  stagingDir,
+  startVendor: () => startMarketoFake({ rowOutcome: (row) => (row.email?.startsWith('fail') ? { fail: '1004 Lead not found' } : row.email?.startsWith('warn') ? { warn: '1003 Field truncated' } : undefined) }),
+  config: (url, vendor) => ({ ...vendor.config(), restEndpoint: `${url}/rest`, identityEndpoint: `${url}/identity`, resultRereads: 1, timeoutMs: 10_000 }),
+  inStep: STEPS[step]!,
+}));

@@ -4,11 +4,13 @@
  * which requests belong to each step, the garbage per step and which jobs that garbage could
  * legitimately prove delivered.
  */
-import { expect } from 'vitest';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JsonObject, Manager } from '../../../src/manager/contract.ts';
-import { silentLog } from '../../conformance/harness.ts';
+import { silentLog, tempDir } from '../../conformance/harness.ts';
 import { runFlow, type FlowEnd } from './drive.ts';
 import { GarbageGate, type GarbageReply, type GateRequest } from './garbage-gate.ts';
+import { fuzzRuns } from './garbage.ts';
 
 /** Which jobs (by event index) a garbage answer may prove delivered: all, or these. */
 export type Named = 'all' | ReadonlySet<number>;
@@ -50,7 +52,7 @@ export interface Scenario<Config, Session, V extends Vendor = Vendor> {
 }
 
 /** Runs one case; fails (through expect) on an untyped throw, a hang, or a success without evidence. */
-export async function garbageCase<Config, Session, V extends Vendor>(scenario: Scenario<Config, Session, V>, garbage: Garbage): Promise<FlowEnd> {
+export async function garbageCase<Config, Session, V extends Vendor>(scenario: Scenario<Config, Session, V>, garbage: Garbage): Promise<FlowEnd & { served: number }> {
   const vendor = await scenario.startVendor();
   const gate = await GarbageGate.start(vendor.url, (request) => (scenario.inStep(request) ? garbage.reply(request) : undefined));
   try {
@@ -59,7 +61,7 @@ export async function garbageCase<Config, Session, V extends Vendor>(scenario: S
     try {
       const end = await runFlow({ manager: scenario.manager, config, session, events: scenario.events, stagingDir: scenario.stagingDir, completeImports: () => vendor.completeAll() });
       expectEvidence(end, garbage.named, garbage.shown ?? '');
-      return end;
+      return { ...end, served: gate.garbageServed };
     } catch (error) {
       // fast-check prints the garbage as a closure; say what it was.
       if (error instanceof Error && garbage.shown) error.message += `\n  garbage: ${garbage.shown}`;
@@ -80,6 +82,45 @@ function expectEvidence(end: FlowEnd, named: Named | undefined, shown: string): 
     const outcome = end.outcomes.get(jobId);
     if (outcome?.kind === 'succeeded' && !named.has(index)) {
       expect.fail(`job ${index} (${jobId}) succeeded without the vendor's evidence: ${JSON.stringify(outcome)}; garbage ${shown}`);
+    }
+  });
+}
+
+/** True when the reply reaches the manager whole with a 2xx status. */
+export const delivered = (reply: GarbageReply): boolean => reply.status >= 200 && reply.status < 300 && reply.resetAfter === undefined;
+
+/** The same reply to every request of the step, proving nothing by itself. */
+export const fixed = (replies: fc.Arbitrary<GarbageReply>): fc.Arbitrary<Garbage> => replies.map((r) => ({ reply: () => r, shown: showReply(r) }));
+
+/**
+ * One test per step: `garbage[step]` answers that step's requests, everything else is the fake's.
+ * `scenario(step, stagingDir)` builds the case; `numRuns` per step, within the time limit.
+ */
+export function describeGarbageSteps<V extends Vendor>(
+  title: string,
+  garbage: Record<string, fc.Arbitrary<Garbage>>,
+  scenario: (step: string, stagingDir: string) => Scenario<unknown, unknown, V>,
+  numRuns = 60,
+): void {
+  describe(title, () => {
+    let staging: Awaited<ReturnType<typeof tempDir>>;
+    beforeAll(async () => {
+      staging = await tempDir('br-fuzz-vendor-');
+    });
+    afterAll(() => staging?.dispose());
+    for (const [step, answers] of Object.entries(garbage)) {
+      it(`garbage at the ${step} step: typed errors or valid outcomes, never a success without evidence`, async () => {
+        const cases = scenario(step, staging.path);
+        let runs = 0;
+        let reached = 0;
+        await fc.assert(fc.asyncProperty(answers, async (g) => {
+          const end = await garbageCase(cases, g);
+          runs += 1;
+          if (end.served > 0) reached += 1;
+        }), fuzzRuns(numRuns, 10_000));
+        // A step the flow never reaches would pass vacuously.
+        expect(reached, `garbage served in ${reached} of ${runs} runs`).toBeGreaterThan(runs / 2);
+      }, 60_000);
     }
   });
 }
