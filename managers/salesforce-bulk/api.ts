@@ -6,6 +6,7 @@
  */
 import { createSign } from 'node:crypto';
 import type { CallContext } from '../../src/manager/contract.ts';
+import { ERROR_CODES } from '../../src/manager/error-codes.ts';
 import { ConfigError, RetryableError } from '../../src/manager/errors.ts';
 import { TOKEN_REFUSED, TokenCache } from '../_bulk-csv/token-cache.ts';
 import { parseRetryAfter, secretRedactor } from '../_http/http.ts';
@@ -72,8 +73,14 @@ async function requestToken(config: SalesforceConfig): Promise<{ token: Salesfor
       retryAfterMs: parseRetryAfter(response.headers.get('retry-after')),
     });
   }
+  // Every API call goes to instance_url: one that is not an http(s) URL (empty, relative, another
+  // scheme) would fail each of them with an untyped "Invalid URL".
+  const instanceUrl = answer.instance_url.replace(/\/+$/, '');
+  if (!URL.canParse(instanceUrl) || !/^https?:$/.test(new URL(instanceUrl).protocol)) {
+    throw new RetryableError(`Salesforce token request answered instance_url "${excerpt(instanceUrl.slice(0, 100), redact)}", which is not an http(s) URL`, { code: ERROR_CODES.badVendorResponse });
+  }
   // Salesforce tokens carry no lifetime: they live until the session times out, which a 401 tells us.
-  return { token: { accessToken: answer.access_token, instanceUrl: answer.instance_url.replace(/\/+$/, '') } };
+  return { token: { accessToken: answer.access_token, instanceUrl } };
 }
 
 export interface IngestRequest extends SalesforceErrorContext {
