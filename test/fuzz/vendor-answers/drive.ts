@@ -12,6 +12,10 @@ import { buildBatch, callContext } from '../../conformance/harness.ts';
 
 /** Per call: far more than any answer from a local server takes, even on a busy machine. */
 const CALL_DEADLINE_MS = 20_000;
+/** The call's own deadline (its context's signal), before ours. */
+const CONTEXT_DEADLINE_MS = 15_000;
+/** A call of a few local requests that takes this long was looping or waiting for nothing. */
+const SLOW_CALL_MS = 12_000;
 /** Polls per import before the flow stops following it (still in progress is a valid answer). */
 const MAX_POLLS = 4;
 /** getUploadStats calls while it asks to be called again (results not yet adding up). */
@@ -51,13 +55,18 @@ function expectOutcome(outcome: JobOutcome, call: string): void {
 /** Runs `call` within the deadline; a call that does not end fails the property as a hang. */
 async function withDeadline<T>(call: string, run: () => Promise<T>): Promise<{ value: T } | { error: RouterError }> {
   let timer: NodeJS.Timeout | undefined;
+  const started = Date.now();
+  const notSlow = () => expect(Date.now() - started, `hang: ${call} took ${Date.now() - started} ms`).toBeLessThan(SLOW_CALL_MS);
   const hang = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`hang: ${call} did not end within ${CALL_DEADLINE_MS} ms`)), CALL_DEADLINE_MS);
   });
   try {
-    return { value: await Promise.race([run(), hang]) };
+    const value = await Promise.race([run(), hang]);
+    notSlow();
+    return { value };
   } catch (thrown) {
     expectTyped(thrown, call);
+    notSlow();
     // The gate and the fake answer within milliseconds: a call ended only by its own deadline
     // was looping or waiting on something that never comes.
     expect(thrown.code, `hang: ${call} ended only by its deadline: ${thrown.message.slice(0, 300)}`).not.toBe(ERROR_CODES.timeout);
@@ -80,7 +89,7 @@ export interface FlowOptions<Config, Session> {
 /** Upload, then every import polled to its end and its stats read; stops at the first typed error. */
 export async function runFlow<Config, Session>(options: FlowOptions<Config, Session>): Promise<FlowEnd> {
   const { manager, config } = options;
-  const ctx = (): CallContext<Config, Session> => callContext<Config, Session>(config, { session: options.session, timeoutMs: CALL_DEADLINE_MS - 2_000 }).ctx;
+  const ctx = (): CallContext<Config, Session> => callContext<Config, Session>(config, { session: options.session, timeoutMs: CONTEXT_DEADLINE_MS }).ctx;
   const built = await buildBatch(manager, config, options.events, { stagingDir: options.stagingDir });
   expect(built.transformAborted, 'the fuzz events must all transform').toEqual([]);
   const outcomes = new Map<string, JobOutcome>();
