@@ -37,6 +37,15 @@ describe('salesforce-bulk: garbage the fuzz test found', () => {
     expect(error.message).toContain('{"toString":1}');
   });
 
+  it('refuses an instance_url that is not an http(s) URL (was: TypeError "Invalid URL" on the first API call)', async () => {
+    const { run } = await upload();
+    fake.script({ on: 'token', reply: { status: 200, json: { access_token: '00D!tok', instance_url: '' } } });
+    const error = await rejection(run());
+    expect(error).toBeInstanceOf(RetryableError);
+    expect((error as RetryableError).code).toBe('bad_vendor_response');
+    expect(error.message).toContain('instance_url "", which is not an http(s) URL');
+  });
+
   it('reads an API error whose code and message are objects', async () => {
     const { run } = await upload();
     fake.script({ on: 'create', reply: { status: 400, json: [{ errorCode: { toString: 1 }, message: { valueOf: 1 } }] } });
