@@ -92,5 +92,5 @@ describeGarbageSteps('fuzz: salesforce-bulk against garbage vendor answers', GAR
   startVendor: () => startSalesforceFake({ rowOutcome: (row) => (row.Email?.startsWith('fail') ? { error: 'REQUIRED_FIELD_MISSING:Required fields are missing: [LastName]' } : undefined) }),
   config: (url, vendor) => ({ ...vendor.config(), loginUrl: url, resultReads: 2, resultRereadDelayMs: 1, timeoutMs: 10_000 }),
   inStep: STEPS[step]!,
-}), 50);
+}));
 

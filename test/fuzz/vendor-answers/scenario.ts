@@ -10,7 +10,7 @@ import type { JsonObject, Manager } from '../../../src/manager/contract.ts';
 import { silentLog, tempDir } from '../../conformance/harness.ts';
 import { runFlow, type FlowEnd } from './drive.ts';
 import { GarbageGate, type GarbageReply, type GateRequest } from './garbage-gate.ts';
-import { fuzzRuns } from './garbage.ts';
+import { fuzzRuns, timeBudget } from './garbage.ts';
 
 /** Which jobs (by event index) a garbage answer may prove delivered: all, or these. */
 export type Named = 'all' | ReadonlySet<number>;
@@ -93,14 +93,21 @@ export const delivered = (reply: GarbageReply): boolean => reply.status >= 200 &
 export const fixed = (replies: fc.Arbitrary<GarbageReply>): fc.Arbitrary<Garbage> => replies.map((r) => ({ reply: () => r, shown: showReply(r) }));
 
 /**
+ * Time for the cases of one step; a busy machine runs fewer of them. 13 steps in three files keep
+ * the suite within ~40 s even when every step uses its budget.
+ */
+const STEP_BUDGET_MS = 3_000;
+
+/**
  * One test per step: `garbage[step]` answers that step's requests, everything else is the fake's.
- * `scenario(step, stagingDir)` builds the case; `numRuns` per step, within the time limit.
+ * `scenario(step, stagingDir)` builds the case; `numRuns` per step, within STEP_BUDGET_MS (set
+ * FUZZ_REPORT=1 to print how many ran).
  */
 export function describeGarbageSteps<V extends Vendor>(
   title: string,
   garbage: Record<string, fc.Arbitrary<Garbage>>,
   scenario: (step: string, stagingDir: string) => Scenario<unknown, unknown, V>,
-  numRuns = 60,
+  numRuns = 40,
 ): void {
   describe(title, () => {
     let staging: Awaited<ReturnType<typeof tempDir>>;
@@ -111,13 +118,16 @@ export function describeGarbageSteps<V extends Vendor>(
     for (const [step, answers] of Object.entries(garbage)) {
       it(`garbage at the ${step} step: typed errors or valid outcomes, never a success without evidence`, async () => {
         const cases = scenario(step, staging.path);
+        const budget = timeBudget(STEP_BUDGET_MS);
         let runs = 0;
         let reached = 0;
         await fc.assert(fc.asyncProperty(answers, async (g) => {
+          if (budget.spent()) return;
           const end = await garbageCase(cases, g);
           runs += 1;
           if (end.served > 0) reached += 1;
-        }), fuzzRuns(numRuns, 10_000));
+        }), fuzzRuns(numRuns));
+        if (process.env.FUZZ_REPORT) console.info(`${title} / ${step}: ${runs} runs, garbage served in ${reached}`);
         // A step the flow never reaches would pass vacuously.
         expect(reached, `garbage served in ${reached} of ${runs} runs`).toBeGreaterThan(runs / 2);
       }, 60_000);
