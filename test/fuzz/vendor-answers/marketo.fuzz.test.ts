@@ -1,6 +1,6 @@
 /**
  * marketo-bulk-upload against garbage, one step at a time (token, import creation, status, failure
- * file), the other steps answered by the strict Marketo fake through a real HTTP gate. Every call
+ * and warning files), the other steps answered by the strict Marketo fake through a real HTTP gate. Every call
  * ends in a typed error or a valid outcome, never hangs, and no job succeeds unless the garbage
  * is a well-formed answer that proves it (totals that add up, a failure listing that accounts
  * for them). The fake fails row 0 and warns on row 1, so success always rests on the evidence.
@@ -28,6 +28,7 @@ const STEPS: Record<string, (r: GateRequest) => boolean> = {
   upload: (r) => r.method === 'POST' && r.path.startsWith('/bulk/v1/leads.json'),
   status: (r) => /^\/bulk\/v1\/leads\/batch\/[^/]+\.json/.test(r.path),
   failures: (r) => /\/failures\.json/.test(r.path),
+  warnings: (r) => /\/warnings\.json/.test(r.path),
 };
 
 const ok = (result: unknown) => ({ requestId: 'r#1', success: true, result });
@@ -55,6 +56,13 @@ const GARBAGE: Record<string, fc.Arbitrary<Garbage>> = {
   failures: fc.oneof(
     fixed(junk(['"email","firstName","company","Import Failure Reason"\n"fail0@example.com","Ann","Acme, Inc.","1004 Lead not found"\n'])),
     failureFile(),
+  ),
+  // Warned rows were imported whatever the warning file says (the totals and the failure file,
+  // genuine here, are the evidence), so only typed errors and valid outcomes are demanded.
+  warnings: fc.oneof(
+    fixed(junk(['"email","firstName","company","Import Warning Reason"\n"warn1@example.com","Bo ""B""","X","1003 Field truncated"\n'])),
+    fc.tuple(fc.subarray([0, 1, 2, 3], { minLength: 1 }), csvVariant).chain(([chosen, variant]) =>
+      fixed(csvReply(fc.constant(csvFile(COLUMNS, ['Import Warning Reason'], chosen.map((i) => ROWS[i]!), variant, () => ['1003 Field truncated']).text)))),
   ),
 };
 
