@@ -6,6 +6,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ImportedJob, JobOutcome, OpenImport, PollResult } from '../../src/manager/contract.ts';
+import { ERROR_CODES } from '../../src/manager/error-codes.ts';
 import { RetryableError } from '../../src/manager/errors.ts';
 import { JOBS_PATH, klaviyoFailure, klaviyoRequest } from './api.ts';
 import type { KlaviyoContext } from './api.ts';
@@ -30,7 +31,7 @@ export async function pollImport(open: OpenImport, ctx: KlaviyoContext): Promise
   }
   if (response.status < 200 || response.status >= 300) throw klaviyoFailure(response, `reading bulk import job ${id}`);
   const attributes = (response.body as { data?: { attributes?: JobAttributes } } | undefined)?.data?.attributes;
-  if (typeof attributes?.status !== 'string') throw new RetryableError(`Klaviyo answered reading bulk import job ${id} without a job status`);
+  if (typeof attributes?.status !== 'string') throw new RetryableError(`Klaviyo answered reading bulk import job ${id} without a job status`, { code: ERROR_CODES.badVendorResponse });
   const total = jobCount(attributes.total_count);
   const completed = jobCount(attributes.completed_count);
   const failed = jobCount(attributes.failed_count);

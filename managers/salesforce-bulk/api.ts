@@ -130,7 +130,7 @@ export interface IngestJob {
 export async function getJob(ctx: SalesforceContext, jobId: string): Promise<IngestJob> {
   const response = await ingestCall(ctx, { what: `checking ingest job ${jobId}`, method: 'GET', path: `/${encodeURIComponent(jobId)}` });
   const job = (await readJson(response)) as Record<string, unknown> | undefined;
-  if (!job || typeof job.state !== 'string') throw new RetryableError(`Salesforce answered no state for ingest job ${jobId}`);
+  if (!job || typeof job.state !== 'string') throw new RetryableError(`Salesforce answered no state for ingest job ${jobId}`, { code: ERROR_CODES.badVendorResponse });
   const count = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) ? value : 0);
   return {
     id: jobId,
