@@ -10,6 +10,8 @@
 import { Readable } from 'node:stream';
 import { parse } from 'csv-parse';
 import type { ImportedJob, JsonObject } from '../../src/manager/contract.ts';
+import { ERROR_CODES } from '../../src/manager/error-codes.ts';
+import { RetryableError, describeError, toError } from '../../src/manager/errors.ts';
 import type { CsvPartHandle } from './csv-parts.ts';
 import { correlationKey } from './rows.ts';
 
@@ -47,19 +49,31 @@ export interface ResultRowOptions {
  * Parses a CSV body whose header names `columns` (in any order, among others) and yields one
  * `ResultRow` per record. A column of ours the file lacks reads as empty, which makes its rows
  * unmatched rather than wrongly matched.
+ *
+ * A body that ends early (connection reset mid-file) or is not CSV (broken quoting) is a
+ * `RetryableError`: the file is read again later, and a half-read file is never taken as the whole
+ * listing. `pipe` alone would leave the body's read error without a listener (an uncaught
+ * exception, and a parser waiting forever), so the error is handed to the parser here.
  */
 export async function* resultRows(body: ReadableStream<Uint8Array>, columns: readonly string[], options: ResultRowOptions = {}): AsyncGenerator<ResultRow> {
   const rowKey = options.rowKey ?? correlationKey;
   const name = options.looseHeader ? (text: string) => text.trim().toLowerCase() : (text: string) => text.toLowerCase();
+  const source = Readable.fromWeb(body as import('node:stream/web').ReadableStream<Uint8Array>);
   // `bom`: vendors may prefix UTF-8 files with one; `relax_column_count`: a short last line must
   // not fail the whole file.
-  const parser = Readable.fromWeb(body as import('node:stream/web').ReadableStream<Uint8Array>).pipe(
-    parse({ bom: true, relax_column_count: true, skip_empty_lines: true }),
-  );
+  const parser = parse({ bom: true, relax_column_count: true, skip_empty_lines: true });
+  let readFailure: unknown;
+  source.on('error', (error) => {
+    readFailure = error;
+    parser.destroy(error);
+  });
+  source.pipe(parser);
   let indexes: number[] | undefined;
   let extraColumns: Array<[string, number]> = [];
+  let records = 0;
   try {
     for await (const record of parser as AsyncIterable<string[]>) {
+      records += 1;
       if (!indexes) {
         // Field names are case-insensitive to the vendors (Salesforce; Marketo writes its own
         // case, and with looseHeader its own spacing): an exact match wins.
@@ -73,9 +87,20 @@ export async function* resultRows(body: ReadableStream<Uint8Array>, columns: rea
       const extra = Object.fromEntries(extraColumns.map(([name, index]) => [name, record[index] ?? '']));
       yield { key: rowKey(cells), extra };
     }
+  } catch (thrown) {
+    throw unreadable(thrown, readFailure !== undefined, records);
   } finally {
     parser.destroy();
+    source.destroy();
   }
+}
+
+/** The typed error for a result file that could not be read to its end. */
+function unreadable(thrown: unknown, endedEarly: boolean, records: number): RetryableError {
+  const why = describeError(toError(thrown));
+  return endedEarly
+    ? new RetryableError(`the vendor's result file ended after ${records} records, before it was complete: ${why}`, { cause: thrown, code: ERROR_CODES.vendorUnavailable })
+    : new RetryableError(`the vendor's result file is not valid CSV after ${records} records: ${why}`, { cause: thrown, code: ERROR_CODES.badVendorResponse });
 }
 
 /**

@@ -52,6 +52,8 @@ export async function readCapped(response: Response, maxBytes: number): Promise<
 
 /** Origin and path only: a query string may carry a token and must not reach error messages. */
 export function describeTarget(url: string): string {
+  // A URL built from a vendor's answer may not parse; the request then fails with a typed error naming this.
+  if (!URL.canParse(url)) return 'an invalid URL';
   const parsed = new URL(url);
   return `${parsed.origin}${parsed.pathname}`;
 }

@@ -77,6 +77,23 @@ export async function discard(response: Response): Promise<void> {
   await response.body?.cancel().catch(() => undefined);
 }
 
+/**
+ * A field of a vendor's JSON answer as text for a message or a code: a string as is, a number or
+ * boolean written out, absent or null as '', anything else as its JSON. `String(value)` is not
+ * safe on parsed JSON: an object owning a `toString` key that is not a function
+ * (`{"message": {"toString": 1}}`) makes it throw a TypeError.
+ */
+export function vendorText(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (value === null || value === undefined) return '';
+  try {
+    return JSON.stringify(value) ?? '';
+  } catch {
+    return '';
+  }
+}
+
 /** A short, redacted excerpt of a vendor's error text for a message. */
 export function excerpt(text: string, redact: (text: string) => string = (t) => t): string {
   const trimmed = redact(text).replace(/\s+/g, ' ').trim();

@@ -8,7 +8,7 @@ import type { CallContext, SessionServices } from '../../src/manager/contract.ts
 import { ConfigError, PermanentError, RetryableError } from '../../src/manager/errors.ts';
 import { isRetryableStatus, readAnswer, retryCodeForStatus } from '../_http/answer.ts';
 import { secretRedactor } from '../_http/http.ts';
-import { excerpt, send } from '../_http/request.ts';
+import { excerpt, send, vendorText } from '../_http/request.ts';
 import { TokenBucket } from '../_http/token-bucket.ts';
 import { SharedRateLimit, type RateLimiter } from './shared-rate-limit.ts';
 import { DEFAULT_REVISION, type KlaviyoConfig } from './config.ts';
@@ -133,5 +133,23 @@ function errorsOf(body: unknown): KlaviyoError[] {
   if (typeof body !== 'object' || body === null) return [];
   const errors = (body as { errors?: unknown }).errors;
   if (!Array.isArray(errors)) return [];
-  return errors.filter((e): e is KlaviyoError => typeof e === 'object' && e !== null);
+  return errors.filter((e): e is Record<string, unknown> => typeof e === 'object' && e !== null).map(klaviyoError);
+}
+
+/**
+ * One JSON:API error with text where text belongs. Fields of another type (a number, an object
+ * owning a `toString` key) are written out as JSON rather than trusted: they end up in messages,
+ * regular expressions and `vendorCode`, which must be a string. Empty fields are left out.
+ */
+export function klaviyoError(raw: Record<string, unknown>): KlaviyoError {
+  const text = (value: unknown) => vendorText(value) || undefined;
+  const source = typeof raw.source === 'object' && raw.source !== null ? (raw.source as Record<string, unknown>) : {};
+  const pointer = text(source.pointer);
+  const parameter = text(source.parameter);
+  return {
+    ...(text(raw.code) ? { code: text(raw.code) } : {}),
+    ...(text(raw.title) ? { title: text(raw.title) } : {}),
+    ...(text(raw.detail) ? { detail: text(raw.detail) } : {}),
+    ...(pointer || parameter ? { source: { ...(pointer ? { pointer } : {}), ...(parameter ? { parameter } : {}) } } : {}),
+  };
 }

@@ -7,6 +7,7 @@
  *   so its acceptance is all the evidence there is: the jobs succeed with a warning saying so.
  */
 import type { StagedRow } from '../../src/manager/contract.ts';
+import { ERROR_CODES } from '../../src/manager/error-codes.ts';
 import { RetryableError } from '../../src/manager/errors.ts';
 import type { ChunkResult } from '../_http/chunks.ts';
 import { JOBS_PATH, type KlaviyoResponse } from './api.ts';
@@ -53,7 +54,7 @@ export const importEndpoint: Endpoint = {
     const data = (response.body as { data?: { id?: unknown } } | undefined)?.data;
     if (typeof data?.id !== 'string' || data.id === '') {
       // Re-sending is safe: a bulk import is an upsert, so a duplicate job changes nothing.
-      throw new RetryableError(`Klaviyo answered ${response.status} to creating a bulk import job but named no job id`);
+      throw new RetryableError(`Klaviyo answered ${response.status} to creating a bulk import job but named no job id`, { code: ERROR_CODES.badVendorResponse });
     }
     const handle: KlaviyoHandle = { klaviyoJobId: data.id, profiles: rows.length };
     return {

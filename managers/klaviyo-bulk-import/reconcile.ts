@@ -21,7 +21,7 @@ export interface Reconciliation {
   readonly stray: number;
   /** Listed errors without the profile (`original_payload` null or missing). */
   readonly payloadless: number;
-  /** Counted failures no listed error accounts for; > 0 makes the import inconsistent. */
+  /** Counted failures no listed error accounts for (at least 1 when the counts are unknown); > 0 makes the import inconsistent. */
   readonly unaccounted: number;
 }
 
@@ -47,7 +47,10 @@ export function reconcile(totals: JobTotals, errors: readonly ImportError[], job
   }
   const notCompleted = totals.total !== undefined && totals.completed !== undefined ? totals.total - totals.completed : 0;
   const counted = Math.max(totals.failed ?? 0, notCompleted, errors.length);
-  const unaccounted = Math.max(0, counted - listed);
+  // Without all three counts (or with a total of 0) Klaviyo has not said how the job went: a job
+  // missing from the listing is then no evidence of success, however short the listing is.
+  const countsKnown = totals.total !== undefined && totals.total > 0 && totals.completed !== undefined && totals.failed !== undefined;
+  const unaccounted = countsKnown ? Math.max(0, counted - listed) : Math.max(1, counted - listed);
 
   const outcomes: JobOutcome[] = [...failed].map(([jobId, list]) => ({
     jobId,
@@ -57,7 +60,9 @@ export function reconcile(totals: JobTotals, errors: readonly ImportError[], job
     ...vendorCodeOf(list),
   }));
   if (unaccounted > 0) {
-    const base = `Klaviyo counted ${counted} failures but listed ${listed}; outcome unconfirmed`;
+    const base = countsKnown
+      ? `Klaviyo counted ${counted} failures but listed ${listed}; outcome unconfirmed`
+      : `Klaviyo's counts for the job are missing or malformed (total ${String(totals.total)}, completed ${String(totals.completed)}, failed ${String(totals.failed)}) and it listed ${listed} failures; outcome unconfirmed`;
     for (const job of jobs) {
       if (failed.has(job.jobId)) continue;
       outcomes.push(

@@ -6,11 +6,12 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ImportedJob, JobOutcome, OpenImport, PollResult } from '../../src/manager/contract.ts';
+import { ERROR_CODES } from '../../src/manager/error-codes.ts';
 import { RetryableError } from '../../src/manager/errors.ts';
 import { JOBS_PATH, klaviyoFailure, klaviyoRequest } from './api.ts';
 import type { KlaviyoContext } from './api.ts';
 import type { KlaviyoConfig } from './config.ts';
-import { readImportErrors, readJobTotals } from './import-errors.ts';
+import { jobCount, readImportErrors, readJobTotals } from './import-errors.ts';
 import { reconcile, type Reconciliation } from './reconcile.ts';
 
 interface JobAttributes {
@@ -30,17 +31,19 @@ export async function pollImport(open: OpenImport, ctx: KlaviyoContext): Promise
   }
   if (response.status < 200 || response.status >= 300) throw klaviyoFailure(response, `reading bulk import job ${id}`);
   const attributes = (response.body as { data?: { attributes?: JobAttributes } } | undefined)?.data?.attributes;
-  if (typeof attributes?.status !== 'string') throw new RetryableError(`Klaviyo answered reading bulk import job ${id} without a job status`);
-  const count = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) ? value : 0);
+  if (typeof attributes?.status !== 'string') throw new RetryableError(`Klaviyo answered reading bulk import job ${id} without a job status`, { code: ERROR_CODES.badVendorResponse });
+  const total = jobCount(attributes.total_count);
+  const completed = jobCount(attributes.completed_count);
+  const failed = jobCount(attributes.failed_count);
   switch (attributes.status) {
     case 'queued':
-    case 'processing': {
-      const total = count(attributes.total_count);
-      return total > 0 ? { status: 'in_progress', progress: Math.round((count(attributes.completed_count) / total) * 100) } : { status: 'in_progress' };
-    }
+    case 'processing':
+      return total !== undefined && total > 0 ? { status: 'in_progress', progress: Math.min(100, Math.round(((completed ?? 0) / total) * 100)) } : { status: 'in_progress' };
     case 'complete':
-      // Profiles not counted as completed need the evidence too, whatever failed_count says.
-      return { status: 'completed', hasRecordFailures: count(attributes.failed_count) > 0 || count(attributes.completed_count) < count(attributes.total_count) };
+      // Only well-formed counts saying every profile completed settle the job without more
+      // evidence; profiles not counted as completed, or counts missing or garbled (a negative,
+      // a fraction, a total of 0), send it to the import errors and the reconciliation.
+      return { status: 'completed', hasRecordFailures: !(total !== undefined && total > 0 && failed === 0 && completed !== undefined && completed >= total) };
     case 'cancelled':
       return { status: 'failed', retryable: true, reason: `Klaviyo cancelled bulk import job ${id}; its profiles will be sent again` };
     default:

@@ -9,7 +9,7 @@ import type { CallContext } from '../../src/manager/contract.ts';
 import { ConfigError, RetryableError } from '../../src/manager/errors.ts';
 import { TOKEN_REFUSED, TokenCache } from '../_bulk-csv/token-cache.ts';
 import { parseRetryAfter, readCapped, secretRedactor } from '../_http/http.ts';
-import { discard, excerpt, isJson, readJson, send } from '../_http/request.ts';
+import { discard, excerpt, isJson, readJson, send, vendorText } from '../_http/request.ts';
 import { TokenBucket } from '../_http/token-bucket.ts';
 import { bulkBase, type MarketoConfig } from './config.ts';
 import { RATE_WINDOW_MS, TOKEN_CODES, marketoError, marketoHttpError } from './errors.ts';
@@ -74,7 +74,7 @@ async function requestToken(config: MarketoConfig): Promise<{ token: string; exp
   });
   const answer = (await readJson(response)) as { access_token?: unknown; expires_in?: unknown; error?: unknown; error_description?: unknown } | undefined;
   if (response.status === 401 || response.status === 400 || answer?.error === 'invalid_client' || answer?.error === 'unauthorized') {
-    const detail = excerpt(`${String(answer?.error ?? '')} ${String(answer?.error_description ?? '')}`, redact);
+    const detail = excerpt(`${vendorText(answer?.error)} ${vendorText(answer?.error_description)}`, redact);
     throw new ConfigError(`Marketo refused the client credentials (HTTP ${response.status}${detail ? `: ${detail}` : ''}); check "clientId" and "clientSecret"`, {
       field: 'clientSecret',
     });
@@ -143,11 +143,12 @@ export async function marketoCall(ctx: MarketoContext, request: MarketoRequest):
     const envelope = (await readJson(response)) as MarketoEnvelope | undefined;
     if (!envelope || typeof envelope !== 'object') throw new RetryableError(`Marketo answered ${request.what} with something that is not JSON`);
     if (envelope.success !== false) return { kind: 'json', envelope } as const;
-    const first = envelope.errors?.[0];
-    const code = String(first?.code ?? 'none');
+    const first: unknown = Array.isArray(envelope.errors) ? envelope.errors[0] : undefined;
+    const { code: rawCode, message } = typeof first === 'object' && first !== null ? (first as { code?: unknown; message?: unknown }) : {};
+    const code = vendorText(rawCode) || 'none';
     if (TOKEN_CODES.has(code) && !lastChance) return TOKEN_REFUSED;
     if (code === '606') session.limiter.holdFor(RATE_WINDOW_MS);
-    throw marketoError(code, excerpt(String(first?.message ?? ''), redact), {
+    throw marketoError(code, excerpt(vendorText(message), redact), {
       what: request.what,
       queueFullRetryMs: config.queueFullRetryMs,
       ...(request.objectField ? { objectField: request.objectField } : {}),

@@ -46,14 +46,26 @@ export async function batchStatus(handle: MarketoHandle, ctx: MarketoContext): P
   if (!result || typeof result.status !== 'string') {
     throw new RetryableError(`Marketo answered no status for import ${handle.batchId}`, { code: ERROR_CODES.badVendorResponse });
   }
-  const count = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) ? value : 0);
+  const count = (field: string) => rowCount(result[field], field, handle.batchId);
   return {
     status: result.status,
-    processed: count(result[paths.processedField]),
-    failed: count(result.numOfRowsFailed),
-    warned: count(result.numOfRowsWithWarning),
+    processed: count(paths.processedField),
+    failed: count('numOfRowsFailed'),
+    warned: count('numOfRowsWithWarning'),
     message: typeof result.message === 'string' ? result.message : '',
   };
+}
+
+/**
+ * A row count of the status answer. Absent reads as 0 (the totals then fail to add up and the
+ * results are reconciled). Anything but a whole number from 0 up is garbage: a negative count
+ * could make totals that do not cover the rows sent look as if they did
+ * (`numOfLeadsProcessed: 5, numOfRowsFailed: -1` for 4 rows), so it is refused, never used.
+ */
+function rowCount(value: unknown, field: string, batchId: number): number {
+  if (value === undefined || value === null) return 0;
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
+  throw new RetryableError(`Marketo reported ${field} ${JSON.stringify(value)?.slice(0, 40)} for import ${batchId}, which is not a row count`, { code: ERROR_CODES.badVendorResponse });
 }
 
 export async function pollImport(open: OpenImport, ctx: MarketoContext): Promise<PollResult> {

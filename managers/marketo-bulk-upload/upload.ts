@@ -9,6 +9,7 @@
  * object, so results can be mapped exactly after a restart even if the config was edited.
  */
 import type { UploadBatch, UploadResult } from '../../src/manager/contract.ts';
+import { ERROR_CODES } from '../../src/manager/error-codes.ts';
 import { RetryableError } from '../../src/manager/errors.ts';
 import { uploadInParts, type CsvPart, type CsvPartHandle } from '../_bulk-csv/csv-parts.ts';
 import { columnsOf, type CsvRow } from '../_bulk-csv/rows.ts';
@@ -67,7 +68,7 @@ async function createImport(part: CsvPart, fields: Array<[string, string]>, file
   if (!Number.isSafeInteger(batchId)) {
     // Without an id the import cannot be polled; sending again may duplicate it, which an
     // insert-or-update import tolerates.
-    throw new RetryableError('Marketo accepted the import file but named no batchId');
+    throw new RetryableError('Marketo accepted the import file but named no batchId', { code: ERROR_CODES.badVendorResponse });
   }
   return batchId;
 }

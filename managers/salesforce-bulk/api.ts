@@ -6,10 +6,11 @@
  */
 import { createSign } from 'node:crypto';
 import type { CallContext } from '../../src/manager/contract.ts';
+import { ERROR_CODES } from '../../src/manager/error-codes.ts';
 import { ConfigError, RetryableError } from '../../src/manager/errors.ts';
 import { TOKEN_REFUSED, TokenCache } from '../_bulk-csv/token-cache.ts';
 import { parseRetryAfter, secretRedactor } from '../_http/http.ts';
-import { discard, excerpt, readJson, send } from '../_http/request.ts';
+import { discard, excerpt, readJson, send, vendorText } from '../_http/request.ts';
 import { jwtAudience, type SalesforceConfig } from './config.ts';
 import { salesforceError, type SalesforceErrorContext } from './errors.ts';
 import { tokenRefusal } from './token-errors.ts';
@@ -64,7 +65,7 @@ async function requestToken(config: SalesforceConfig): Promise<{ token: Salesfor
   });
   const answer = (await readJson(response)) as Record<string, unknown> | undefined;
   if (response.status === 400 || response.status === 401) {
-    throw tokenRefusal(String(answer?.error ?? ''), String(answer?.error_description ?? ''), jwt, redact);
+    throw tokenRefusal(vendorText(answer?.error), vendorText(answer?.error_description), jwt, redact);
   }
   if (response.status === 404) throw new ConfigError('Salesforce has no token endpoint at this address; check "loginUrl"', { field: 'loginUrl' });
   if (response.status !== 200 || typeof answer?.access_token !== 'string' || typeof answer.instance_url !== 'string') {
@@ -72,8 +73,14 @@ async function requestToken(config: SalesforceConfig): Promise<{ token: Salesfor
       retryAfterMs: parseRetryAfter(response.headers.get('retry-after')),
     });
   }
+  // Every API call goes to instance_url: one that is not an http(s) URL (empty, relative, another
+  // scheme) would fail each of them with an untyped "Invalid URL".
+  const instanceUrl = answer.instance_url.replace(/\/+$/, '');
+  if (!URL.canParse(instanceUrl) || !/^https?:$/.test(new URL(instanceUrl).protocol)) {
+    throw new RetryableError(`Salesforce token request answered instance_url "${excerpt(instanceUrl.slice(0, 100), redact)}", which is not an http(s) URL`, { code: ERROR_CODES.badVendorResponse });
+  }
   // Salesforce tokens carry no lifetime: they live until the session times out, which a 401 tells us.
-  return { token: { accessToken: answer.access_token, instanceUrl: answer.instance_url.replace(/\/+$/, '') } };
+  return { token: { accessToken: answer.access_token, instanceUrl } };
 }
 
 export interface IngestRequest extends SalesforceErrorContext {
@@ -103,10 +110,11 @@ export async function ingestCall(ctx: SalesforceContext, request: IngestRequest)
       await discard(response);
       return TOKEN_REFUSED;
     }
-    const errors = (await readJson(response, 64 * 1024)) as Array<{ errorCode?: string; message?: string }> | undefined;
-    const first = Array.isArray(errors) ? errors[0] : undefined;
+    const errors = await readJson(response, 64 * 1024);
+    const first: unknown = Array.isArray(errors) ? errors[0] : undefined;
+    const { errorCode, message } = typeof first === 'object' && first !== null ? (first as { errorCode?: unknown; message?: unknown }) : {};
     const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'));
-    throw salesforceError(response.status, String(first?.errorCode ?? ''), excerpt(String(first?.message ?? ''), redact), request, retryAfterMs);
+    throw salesforceError(response.status, vendorText(errorCode), excerpt(vendorText(message), redact), request, retryAfterMs);
   });
 }
 
@@ -122,7 +130,7 @@ export interface IngestJob {
 export async function getJob(ctx: SalesforceContext, jobId: string): Promise<IngestJob> {
   const response = await ingestCall(ctx, { what: `checking ingest job ${jobId}`, method: 'GET', path: `/${encodeURIComponent(jobId)}` });
   const job = (await readJson(response)) as Record<string, unknown> | undefined;
-  if (!job || typeof job.state !== 'string') throw new RetryableError(`Salesforce answered no state for ingest job ${jobId}`);
+  if (!job || typeof job.state !== 'string') throw new RetryableError(`Salesforce answered no state for ingest job ${jobId}`, { code: ERROR_CODES.badVendorResponse });
   const count = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) ? value : 0);
   return {
     id: jobId,

@@ -7,6 +7,8 @@
  * pages are followed.
  */
 import type { ImportedJob } from '../../src/manager/contract.ts';
+import { ERROR_CODES } from '../../src/manager/error-codes.ts';
+import { RetryableError } from '../../src/manager/errors.ts';
 import { JobMatcher, resultRows } from '../_bulk-csv/result-file.ts';
 import { ingestCall, type SalesforceContext } from './api.ts';
 import type { SalesforceHandle } from './upload.ts';
@@ -44,6 +46,9 @@ export async function readResultSets(ctx: SalesforceContext, handle: SalesforceH
   };
   for (const set of SETS) {
     let locator: string | undefined;
+    // A locator names the next page; one seen before would read the same pages again, forever
+    // (a proxy or a broken answer repeating one header): the reading stops there.
+    const followed = new Set<string>();
     for (let page = 0; page < MAX_PAGES; page++) {
       const query = locator ? `?locator=${encodeURIComponent(locator)}` : '';
       const response = await ingestCall(ctx, {
@@ -65,6 +70,10 @@ export async function readResultSets(ctx: SalesforceContext, handle: SalesforceH
         }
       }
       if (!next || next === 'null') break;
+      if (followed.has(next)) {
+        throw new RetryableError(`Salesforce answered locator "${next.slice(0, 40)}" twice while reading ${set.path} of ingest job ${handle.jobId}; its pages loop`, { code: ERROR_CODES.badVendorResponse });
+      }
+      followed.add(next);
       locator = next;
     }
   }

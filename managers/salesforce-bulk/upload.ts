@@ -7,6 +7,7 @@
  */
 import { openAsBlob } from 'node:fs';
 import type { UploadBatch, UploadResult } from '../../src/manager/contract.ts';
+import { ERROR_CODES } from '../../src/manager/error-codes.ts';
 import { RetryableError } from '../../src/manager/errors.ts';
 import { uploadInParts, type CsvPart, type CsvPartHandle } from '../_bulk-csv/csv-parts.ts';
 import { columnsOf, type CsvRow } from '../_bulk-csv/rows.ts';
@@ -53,7 +54,7 @@ async function createAndFill(part: CsvPart, ctx: SalesforceContext): Promise<str
     body: () => JSON.stringify(definition),
   });
   const job = (await readJson(created)) as { id?: unknown } | undefined;
-  if (typeof job?.id !== 'string') throw new RetryableError('Salesforce created an ingest job but named no id');
+  if (typeof job?.id !== 'string') throw new RetryableError('Salesforce created an ingest job but named no id', { code: ERROR_CODES.badVendorResponse });
   const jobId = job.id;
   try {
     await ingestCall(ctx, {
