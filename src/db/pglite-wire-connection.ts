@@ -6,13 +6,14 @@
 import type net from 'node:net';
 import type { PGlite } from '@electric-sql/pglite';
 import type { Logger } from 'pino';
-import { guardMessage } from './pglite-wire-guard.ts';
+import { guardMessage, statementText } from './pglite-wire-guard.ts';
+import { listenChanges, type ListenChange, type NotificationRouter } from './pglite-wire-notify.ts';
 import {
-  CANCEL_REQUEST, GSSENC_REQUEST, IDLE, PROTOCOL_3, ReadyScanner, SSL_REQUEST, TERMINATE, fatalError, simpleQuery,
+  CANCEL_REQUEST, EXTENDED, GSSENC_REQUEST, IDLE, PROTOCOL_3, SSL_REQUEST, SYNC, TERMINATE, fatalError, scanAnswer, simpleQuery,
 } from './pglite-wire-protocol.ts';
 
 const MAX_MESSAGE_BYTES = 1 << 30; // PostgreSQL's own limit for one message
-const SYNC = Buffer.from([0x53, 0, 0, 0, 4]);
+const SYNC_MESSAGE = Buffer.from([SYNC, 0, 0, 0, 4]);
 const ROLLBACK = simpleQuery('ROLLBACK');
 /** Undoes what a whole-session client (a backup's pg_dump) set for the session. */
 const RESET_SESSION = simpleQuery('DEALLOCATE ALL; RESET ALL');
@@ -43,6 +44,7 @@ export interface Shared {
   failure: Error | undefined;
   /** Told once, on the first failure, so the process can stop with a clear message. */
   onFailure(error: Error): void;
+  notifications: NotificationRouter;
 }
 
 export class Connection {
@@ -56,6 +58,9 @@ export class Connection {
   private closed = false;
   private pumping = false;
   private drained: Promise<void> = Promise.resolve();
+  /** LISTEN/UNLISTEN run by this client whose transaction has not ended yet. */
+  private listenChanges: ListenChange[] = [];
+  private relisten = false;
 
   constructor(
     private readonly socket: net.Socket,
@@ -82,6 +87,11 @@ export class Connection {
     return this.finished;
   }
 
+  /** Writes a notification another connection's statement produced (the server routes them). */
+  notify(message: Buffer): void {
+    if (this.socket.writable) this.socket.write(message);
+  }
+
   // One drain loop per connection keeps its messages in order; `pumping` is set before the loop
   // starts so a loop that finishes synchronously cannot leave it stuck on.
   private pump(): void {
@@ -92,13 +102,41 @@ export class Connection {
 
   private async drain(): Promise<void> {
     try {
-      for (let message = this.take(); message && !this.closed; message = this.take()) await this.handle(message);
+      for (let batch = this.takeBatch(); batch && !this.closed; batch = this.takeBatch()) await this.handle(batch);
     } catch (err) {
       this.shared.log?.warn({ err }, 'embedded database connection failed; closing it');
       this.socket.destroy();
     } finally {
       this.pumping = false;
     }
+  }
+
+  /**
+   * The next message, or, for the extended protocol, every whole message already received up to
+   * and including its Sync: they go to PGlite in one call, which costs far less than one call per
+   * Parse, Bind, Describe, Execute and Sync. The answer is the same, since PGlite reads its input
+   * message by message either way.
+   */
+  private takeBatch(): Buffer[] | undefined {
+    const first = this.take();
+    if (!first) return undefined;
+    const batch = [first];
+    if (!this.started || !EXTENDED.has(first[0]!)) return batch;
+    for (let next = this.peekType(); next !== undefined && (EXTENDED.has(next) || next === SYNC); next = this.peekType()) {
+      const message = this.take();
+      if (!message) break;
+      batch.push(message);
+      if (next === SYNC) break;
+    }
+    return batch;
+  }
+
+  /** The type of the next message if it has arrived whole. */
+  private peekType(): number | undefined {
+    if (this.pendingBytes < 5) return undefined;
+    if (this.pending[0]!.length < 5) this.pending = [Buffer.concat(this.pending)];
+    const head = this.pending[0]!;
+    return this.pendingBytes >= 1 + head.readInt32BE(1) ? head[0] : undefined;
   }
 
   /** Cuts the next whole message off the buffered input, or returns undefined. */
@@ -119,7 +157,8 @@ export class Connection {
     return all.subarray(0, total);
   }
 
-  private async handle(message: Buffer): Promise<void> {
+  private async handle(batch: Buffer[]): Promise<void> {
+    const message = batch[0]!;
     if (!this.started) {
       const code = message.readInt32BE(4);
       // Loopback only, so no TLS; the client carries on in plain text after 'N'.
@@ -134,8 +173,8 @@ export class Connection {
       // Answered here: PGlite ignores it anyway, and the session is not this client's to end.
       return void this.socket.end();
     }
-    const guarded = guardMessage(message);
-    if (guarded === undefined) return;
+    const input = this.guarded(batch);
+    if (input === undefined) return;
     const { lock } = this.shared;
     if (!(await lock.acquire(this))) return;
     if (this.shared.failure) {
@@ -144,26 +183,44 @@ export class Connection {
     }
     let status: number | undefined;
     try {
-      status = await this.run(guarded, (data) => {
-        // Copy: the chunk is a view into PGlite's memory, reused by the next message.
-        if (this.socket.writable) this.socket.write(Buffer.from(data));
-      });
+      status = await this.run(input, true);
+      // A LISTEN again, in the same turn, for the channels others still want (pglite-wire-notify.ts).
+      if (status === IDLE && this.relisten) {
+        this.relisten = false;
+        await this.run(simpleQuery(this.shared.notifications.relistenSql()), false);
+      }
     } finally {
       lock.finished(this, status === IDLE && !this.wholeSession);
     }
   }
 
-  /** Runs one message and returns the status of the last ReadyForQuery in the answer, if any. */
-  private async run(message: Uint8Array, sink: (data: Uint8Array) => void): Promise<number | undefined> {
-    const scanner = new ReadyScanner();
+  /** The batch as PGlite gets it (see guardMessage), noting the LISTENs and UNLISTENs it holds. */
+  private guarded(batch: Buffer[]): Buffer | undefined {
+    const kept: Buffer[] = [];
+    for (const message of batch) {
+      const guarded = guardMessage(message);
+      if (guarded === undefined) continue;
+      kept.push(guarded);
+      const text = statementText(guarded);
+      if (text !== undefined) this.listenChanges.push(...listenChanges(text));
+    }
+    if (kept.length === 0) return undefined;
+    return kept.length === 1 ? kept[0] : Buffer.concat(kept);
+  }
+
+  /**
+   * Runs messages and returns the status of the last ReadyForQuery in the answer, if any. The
+   * answer goes to this client when `reply` is set, less the notifications of channels it does not
+   * LISTEN to; those go to their listeners.
+   */
+  private async run(input: Uint8Array, reply: boolean): Promise<number | undefined> {
     const shared = this.shared;
+    const chunks: Buffer[] = [];
     try {
       await shared.pglite.runExclusive(() =>
-        shared.pglite.execProtocolRawStream(message, {
-          onRawData: (data) => {
-            scanner.feed(data);
-            sink(data);
-          },
+        shared.pglite.execProtocolRawStream(input, {
+          // Copy: the chunk is a view into PGlite's memory, reused by the next message.
+          onRawData: (data) => void chunks.push(Buffer.from(data)),
         }),
       );
     } catch (thrown) {
@@ -175,7 +232,16 @@ export class Connection {
       }
       throw error;
     }
-    return scanner.status;
+    const answer = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+    const scan = scanAnswer(answer);
+    const routed = shared.notifications.route(this, answer, scan.notifications);
+    if (reply && routed.length > 0 && this.socket.writable) this.socket.write(routed);
+    if (scan.undone) this.listenChanges = [];
+    if (scan.status === IDLE && this.listenChanges.length > 0) {
+      if (shared.notifications.apply(this, this.listenChanges)) this.relisten = true;
+      this.listenChanges = [];
+    }
+    return scan.status;
   }
 
   private async shutdown(): Promise<void> {
@@ -187,13 +253,14 @@ export class Connection {
     if (lock.owns(this) && !this.shared.failure) {
       try {
         // Sync ends a half-sent extended-protocol batch; ROLLBACK ends an open transaction.
-        const status = await this.run(SYNC, () => {});
-        if (status !== IDLE) await this.run(ROLLBACK, () => {});
-        if (this.wholeSession) await this.run(RESET_SESSION, () => {});
+        const status = await this.run(SYNC_MESSAGE, false);
+        if (status !== IDLE) await this.run(ROLLBACK, false);
+        if (this.wholeSession) await this.run(RESET_SESSION, false);
       } catch (err) {
         this.shared.log?.error({ err }, 'could not reset the embedded database session after a client left');
       }
     }
+    this.shared.notifications.drop(this);
     lock.release(this);
     this.resolveFinished();
   }

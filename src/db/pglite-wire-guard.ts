@@ -55,6 +55,13 @@ export function guardMessage(message: Buffer): Buffer | undefined {
   return message;
 }
 
+/** The SQL text of a Query or Parse message; undefined for other messages. */
+export function statementText(message: Buffer): string | undefined {
+  if (message[0] === QUERY) return cString(message, 5).text;
+  if (message[0] === PARSE) return cString(message, cString(message, 5).end).text;
+  return undefined;
+}
+
 function cString(buffer: Buffer, start: number): { text: string; end: number } {
   const zero = buffer.indexOf(0, start);
   const end = zero < 0 ? buffer.length : zero;

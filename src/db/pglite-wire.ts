@@ -6,14 +6,17 @@
  * waits. See embedded.ts for why this exists instead of PGLiteSocketServer.
  *
  * Consequences for callers: transactions are fully isolated (they run one after another), but
- * session state (SET without LOCAL, session advisory locks, LISTEN, named prepared statements,
- * temp tables) is shared by everyone, as behind a transaction-mode pooler. A connection that
+ * session state (SET without LOCAL, session advisory locks, named prepared statements, temp
+ * tables) is shared by everyone, as behind a transaction-mode pooler. LISTEN is the exception:
+ * notifications reach the connections that listen, not the one that sent them
+ * (pglite-wire-notify.ts). A connection that
  * awaits another connection while holding a transaction deadlocks until the idle-owner timeout.
  */
 import net from 'node:net';
 import type { PGlite } from '@electric-sql/pglite';
 import type { Logger } from 'pino';
 import { Connection, type SessionGate, type Shared } from './pglite-wire-connection.ts';
+import { NotificationRouter } from './pglite-wire-notify.ts';
 
 export interface WireServerOptions {
   host?: string;
@@ -54,6 +57,7 @@ export async function servePglite(pglite: PGlite, options: WireServerOptions = {
     lock,
     log: options.log,
     failure: undefined,
+    notifications: new NotificationRouter(),
     onFailure: (error) => {
       options.log?.fatal({ err: error }, 'the embedded database (PGlite) failed; refusing every further query');
       for (const conn of connections) void conn.terminate('XX000', `embedded database failed: ${error.message}`);
