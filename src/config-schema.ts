@@ -50,9 +50,10 @@ export const SCHEMA = {
     + 'they are aborted (and retried later). Keep it below the container\'s stop timeout'),
   idlePollMs: int('BATCH_ROUTER_IDLE_POLL_MS', 200, 1, 'Milliseconds an idle worker waits before looking for ready jobs again, '
     + 'when it is not woken by arrival notifications. Lower means less latency, more queries'),
-  arrivalListen: bool('BATCH_ROUTER_ARRIVAL_LISTEN', true, 'On a PostgreSQL server, wake idle workers by LISTEN/NOTIFY when jobs are '
-    + 'inserted (one notification per insert statement, one listening connection per process). `false` polls every '
-    + 'BATCH_ROUTER_IDLE_POLL_MS, e.g. behind a pooler without LISTEN. The embedded database always polls'),
+  arrivalListen: bool('BATCH_ROUTER_ARRIVAL_LISTEN', true, 'Wake idle workers by LISTEN/NOTIFY when jobs are inserted (one '
+    + 'notification per insert statement, one listening connection per process), on a PostgreSQL server and on the embedded '
+    + 'database, whose server delivers each notification to the clients that LISTEN. `false` polls every '
+    + 'BATCH_ROUTER_IDLE_POLL_MS, e.g. behind a pooler without LISTEN'),
   arrivalSafetyPollMs: int('BATCH_ROUTER_ARRIVAL_SAFETY_POLL_MS', 30_000, 1, 'Milliseconds an idle worker sleeps while notifications '
     + 'wake it; catches jobs requeued by another process or inserted by plain SQL without a notification'),
   sweepIntervalMs: int('BATCH_ROUTER_SWEEP_INTERVAL_MS', 5000, 1, 'Milliseconds between sweeps that recover expired leases and delete '

@@ -85,9 +85,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     leaseMs: config.leaseMs,
     heartbeatMs: config.heartbeatMs,
     idlePollMs: config.idlePollMs,
-    // The embedded server does not route a NOTIFY to another client's LISTEN yet (every client
-    // shares one PGlite session), so there the router keeps polling every idlePollMs.
-    arrivals: config.arrivalListen && !database.embedded && database.dedicatedClient
+    // On the embedded database too: its wire server routes each NOTIFY to the LISTENing client.
+    arrivals: config.arrivalListen && database.dedicatedClient
       ? { connect: database.dedicatedClient, safetyPollMs: config.arrivalSafetyPollMs }
       : undefined,
     sweepIntervalMs: config.sweepIntervalMs,
