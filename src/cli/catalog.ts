@@ -73,7 +73,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: "enqueue NDJSON events for a destination",
     usage: ["<destinationId> [file|-]"],
     positionals: [1, 2],
-    description: "Reads NDJSON (one JSON object per line) from a file, or from stdin when the file is \"-\" or\nomitted, and enqueues one job per line. Lines are inserted in batches of 5000; a line\nthat is not a JSON object stops the run (exit 2) with its line number and what was already enqueued.\nA destination that is disabled or has an invalid configuration is refused (exit 2), as the API\nrefuses it (409), before anything is read.",
+    description: "Reads NDJSON (one JSON object per line) from a file, or from stdin when the file is \"-\" or\nomitted, and enqueues one job per line. Lines are inserted in batches of 5000; a line\nthat is not a JSON object stops the run (exit 2) with its line number and what was already enqueued.\nA destination that is disabled or has an invalid configuration is refused (exit 2), as the API\nrefuses it (409), before anything is read. An input that takes more than a second shows its\nprogress on stderr (lines enqueued, share of the file read, rate): one line redrawn on a terminal,\na plain line every 5 s into a pipe or file.",
     flags: {
       wait: { type: 'boolean', description: "then follow the jobs until every one is final; exit 0 if all succeeded, 3 if some were aborted or cancelled" },
       timeout: { type: 'string', value: "<seconds>", description: "with --wait: give up after this long (exit 4); the jobs carry on" },

@@ -93,3 +93,34 @@ function storable(value: unknown): boolean {
   }
   return true;
 }
+
+/**
+ * Yields what `source` yields while already producing the next item, so reading and checking the
+ * next batch overlaps the insert of this one (on the embedded database the insert runs in the
+ * daemon's process, on the other core). An error of the item read ahead is thrown when its turn
+ * comes, after the items before it were handled, so "lines 1–N made it in" stays exact.
+ */
+export async function* readAhead<T>(source: AsyncIterable<T>): AsyncGenerator<T> {
+  const iterator = source[Symbol.asyncIterator]();
+  const ask = () => {
+    const next = iterator.next();
+    next.catch(() => undefined); // handled where it is awaited
+    return next;
+  };
+  let next = ask();
+  let finished = false;
+  try {
+    for (;;) {
+      const result = await next;
+      if (result.done) {
+        finished = true;
+        return;
+      }
+      next = ask();
+      yield result.value;
+    }
+  } finally {
+    // Not awaited: the item being read ahead may wait on input (stdin) that never comes.
+    if (!finished) void iterator.return?.(undefined)?.catch(() => undefined);
+  }
+}

@@ -16,7 +16,8 @@ import { CliError, EXIT, UsageError, type CliContext, type Command } from '../co
 import { describeError } from '../context.ts';
 import { explainDatabaseError, withDatabase } from '../database.ts';
 import { addIds, formatRanges } from '../id-ranges.ts';
-import { NdjsonLineError, readNdjsonBatches, type NdjsonBatch } from '../ndjson.ts';
+import { IngestProgress } from '../enqueue-progress.ts';
+import { NdjsonLineError, readAhead, readNdjsonBatches, type NdjsonBatch } from '../ndjson.ts';
 import { plural, printJson } from '../output.ts';
 import { waitForJobs } from '../progress.ts';
 import { checkedDestinationId } from './destinations.ts';
@@ -41,7 +42,7 @@ export const enqueueCommand: Command = {
 
     await checkAccepting(ctx, destinationId, optFlag(input, 'force'));
     await checkSomeoneDelivers(ctx, wait);
-    const stream = await openInput(ctx, source);
+    const events = await openInput(ctx, source);
 
     return withDatabase(ctx, async (db, handle) => {
       const ranges: IdRange[] = [];
@@ -49,15 +50,19 @@ export const enqueueCommand: Command = {
       let lastLine = 0;
       let current: NdjsonBatch | undefined;
       const sofar = () => alreadyEnqueued(enqueued, ranges, lastLine, source, destinationId, submissionId);
+      const progress = new IngestProgress(ctx, events);
       try {
-        for await (const batch of readNdjsonBatches(stream, BATCH)) {
+        for await (const batch of readAhead(readNdjsonBatches(events.stream, BATCH))) {
           current = batch;
           const ids = await db.transaction().execute((trx) => insertJobs(trx, destinationId, batch.events, submissionId));
           addIds(ranges, ids);
           enqueued += ids.length;
           lastLine = batch.lastLine;
+          progress.update(enqueued);
         }
+        progress.finish();
       } catch (error) {
+        progress.finish();
         if (error instanceof NdjsonLineError) {
           ctx.note(`batch-router: ${error.message}`);
           ctx.note(sofar());
@@ -132,20 +137,35 @@ async function checkSomeoneDelivers(ctx: CliContext, wait: boolean): Promise<voi
   );
 }
 
-async function openInput(ctx: CliContext, source: string): Promise<Readable> {
+/** The input stream, with what progress needs to know about it. */
+interface Input {
+  stream: Readable;
+  /** The file's size; undefined for stdin. */
+  totalBytes: number | undefined;
+  bytesRead: () => number;
+}
+
+async function openInput(ctx: CliContext, source: string): Promise<Input> {
+  const counted = (stream: Readable, totalBytes: number | undefined): Input => ({
+    stream,
+    totalBytes,
+    // fs.ReadStream and a piped stdin (net.Socket) both count what they read.
+    bytesRead: () => (stream as Readable & { bytesRead?: number }).bytesRead ?? 0,
+  });
   if (source === '-') {
     if (ctx.stdin.isTTY) {
       throw new UsageError('no input: name an NDJSON file, or pipe events in (batch-router enqueue <destinationId> - < events.ndjson)');
     }
-    return ctx.stdin;
+    return counted(ctx.stdin, undefined);
   }
   try {
     const file = await open(source, 'r');
-    if ((await file.stat()).isDirectory()) {
+    const stat = await file.stat();
+    if (stat.isDirectory()) {
       await file.close();
       throw new UsageError(`"${source}" is a directory: name an NDJSON file`);
     }
-    return file.createReadStream({ encoding: 'utf8' });
+    return counted(file.createReadStream({ encoding: 'utf8' }), stat.size);
   } catch (error) {
     if (error instanceof UsageError) throw error;
     throw new UsageError(`cannot read "${source}": ${describeError(error)}`);
