@@ -3,6 +3,7 @@
  * on a free loopback port, and prints "ready <url>" when it accepts requests.
  *
  *   node --import tsx bench/api-ingest-server.ts api <databaseUrl>   the real API (startApi), no router
+ *   node --import tsx bench/api-ingest-server.ts api-embedded <dir>   the same on the embedded database in <dir>
  *   node --import tsx bench/api-ingest-server.ts bare                 a fastify route that does no work
  *
  * Both get the same body limit and JSON parsing, so the difference between the two rows is what
@@ -28,11 +29,13 @@ async function serveBare(): Promise<{ url: string; stop(): Promise<void> }> {
   return { url, stop: () => app.close() };
 }
 
-async function serveApi(url: string): Promise<{ url: string; stop(): Promise<void> }> {
+/** `url` is a PostgreSQL URL, or with `embedded` the data directory of the embedded database. */
+async function serveApi(url: string, embedded = false): Promise<{ url: string; stop(): Promise<void> }> {
   // No keys file: the API is open on loopback, as in the default set-up (a key check adds one SHA-256 per request).
-  const config = loadConfig({ DATABASE_URL: url, PORT: '0', BATCH_ROUTER_API_KEYS_FILE: '/nonexistent/bench-keys.json', BATCH_ROUTER_API_RATE_LIMIT: '0', LOG_LEVEL: 'warn' });
+  const config = loadConfig({ ...(embedded ? { BATCH_ROUTER_DATA_DIR: url } : { DATABASE_URL: url }), PORT: '0', BATCH_ROUTER_API_KEYS_FILE: '/nonexistent/bench-keys.json', BATCH_ROUTER_API_RATE_LIMIT: '0', LOG_LEVEL: 'warn' });
   const log = pino({ level: 'warn' });
-  const database = await openDatabase({ databaseUrl: url, dataDir: config.dataDir, role: 'client', poolSize: 10, log });
+  // Embedded: this process opens the directory and serves it, as the daemon does.
+  const database = await openDatabase({ databaseUrl: embedded ? undefined : url, dataDir: config.dataDir, role: embedded ? 'daemon' : 'client', poolSize: 10, log });
   await migrateToLatest(database.db);
   const destination: Destination = Object.freeze({
     id: 'bench', managerName: 'none', manager: undefined, enabled: true, config: {}, tuning: TUNING_DEFAULTS, valid: true, notes: [], secrets: [],
@@ -41,7 +44,7 @@ async function serveApi(url: string): Promise<{ url: string; stop(): Promise<voi
   return { url: api.url, stop: async () => { await api.stop(); await database.close(); } };
 }
 
-if (mode !== 'api' && mode !== 'bare') throw new Error('usage: api-ingest-server.ts api <databaseUrl> | bare');
-const server = mode === 'api' ? await serveApi(databaseUrl!) : await serveBare();
+if (mode !== 'api' && mode !== 'api-embedded' && mode !== 'bare') throw new Error('usage: api-ingest-server.ts api <databaseUrl> | api-embedded <dataDir> | bare');
+const server = mode === 'bare' ? await serveBare() : await serveApi(databaseUrl!, mode === 'api-embedded');
 process.stdout.write(`ready ${server.url}\n`);
 process.once('SIGTERM', () => void server.stop().then(() => process.exit(0), () => process.exit(1)));

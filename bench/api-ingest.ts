@@ -9,6 +9,9 @@
  *   import { runApiIngest } from './api-ingest.ts'                     from bench/run.ts: rows to add
  */
 import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -28,6 +31,8 @@ export interface ApiIngestOptions {
   runs: number;
   /** Requests in flight at once. */
   concurrency?: number;
+  /** The API on the embedded database (a fresh data directory per run) instead of PostgreSQL. */
+  embedded?: boolean;
   progress?: (line: string) => void;
 }
 
@@ -74,6 +79,12 @@ function bodiesFor(n: number, tag: string): string[] {
   return bodies;
 }
 
+/** A data directory for the embedded API run, as `{ url, drop }` like a fresh PostgreSQL database. */
+async function freshDataDir(): Promise<{ url: string; drop(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'batch-router-bench-api-'));
+  return { url: dir, drop: () => rm(dir, { recursive: true, force: true }) };
+}
+
 function row(system: string, n: number, rates: number[]): ResultRow {
   const s = spread(rates);
   const round = (v: number) => Math.round(v);
@@ -93,8 +104,8 @@ export async function runApiIngest(options: ApiIngestOptions): Promise<ResultRow
     for (let run = 1; run <= options.runs; run++) {
       const bodies = bodiesFor(options.n, `run${run}`);
       // A fresh database per run, like the burn-down rows: no run inherits another's bloat.
-      const database = await createFreshDatabase(options.adminUrl);
-      const api = await startServer(['api', database.url]);
+      const database = options.embedded ? await freshDataDir() : await createFreshDatabase(options.adminUrl);
+      const api = await startServer(options.embedded ? ['api-embedded', database.url] : ['api', database.url]);
       try {
         await blast(api.url, warmup, concurrency);
         rates.api.push(await blast(api.url, bodies, concurrency));
@@ -103,13 +114,14 @@ export async function runApiIngest(options: ApiIngestOptions): Promise<ResultRow
         await api.stop();
         await database.drop();
       }
-      progress(`api ingest run ${run}/${options.runs}: POST /events ${Math.round(rates.api.at(-1)!)} events/s, bare fastify ${Math.round(rates.bare.at(-1)!)} events/s`);
+      progress(`api ingest${options.embedded ? ' (embedded)' : ''} run ${run}/${options.runs}: POST /events ${Math.round(rates.api.at(-1)!)} events/s, bare fastify ${Math.round(rates.bare.at(-1)!)} events/s`);
     }
   } finally {
     await bare.stop();
   }
   const n = Math.ceil(options.n / INGEST_BATCH) * INGEST_BATCH;
-  return [row('batch-router-api POST /events', n, rates.api), row('fastify bare route (no work)', n, rates.bare)];
+  const api = row(`batch-router-api POST /events${options.embedded ? ' (embedded)' : ''}`, n, rates.api);
+  return [api, row('fastify bare route (no work)', n, rates.bare)];
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

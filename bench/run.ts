@@ -28,6 +28,7 @@ import { comparedSystems } from './lib/compared-systems.ts';
 import type { BurnDownOptions } from './workloads/burn-down.ts';
 import { EVENT_BYTES } from './workloads/events.ts';
 import { runApiIngest } from './api-ingest.ts';
+import { runEmbeddedRounds } from './phases/embedded.ts';
 
 const RESULTS_FILE = fileURLToPath(new URL('./results/latest.json', import.meta.url));
 const SWEEP_FILE = fileURLToPath(new URL('./results/sweep.json', import.meta.url));
@@ -64,15 +65,25 @@ const systems = settings.systems ? allSystems.filter((s) => settings.systems!.in
 const batchRouter = systems.find((s) => s.name === 'batch-router-webhook');
 
 // Taken before the first run: the load average must describe the machine we started on, not ours.
-const machineInfo = machine(await serverVersion(adminUrl));
+const machineInfo = machine(settings.embeddedOnly ? 'none (embedded only)' : await serverVersion(adminUrl));
 const startedAt = new Date();
 const phases: PhaseResult[] = [];
-phases.push(await runBurnDownRounds(systems, settings, workloadOptions));
-phases.push(await runSteadyRateRounds(systems, settings, { adminUrl, progress }));
-if (batchRouter && settings.memory) phases.push(await runMemory(batchRouter, settings.memory.backlog, workloadOptions));
-if (batchRouter && settings.cli) phases.push(await runCliRounds(settings, { adminUrl, progress }));
-// Ingest through the HTTP API, next to a bare fastify route doing no work, in the same run.
-if (settings.api) phases.push({ rows: await runApiIngest({ adminUrl, n: settings.n, runs: settings.runs, progress }), raw: [] });
+if (!settings.embeddedOnly) {
+  phases.push(await runBurnDownRounds(systems, settings, workloadOptions));
+  phases.push(await runSteadyRateRounds(systems, settings, { adminUrl, progress }));
+  if (batchRouter && settings.memory) phases.push(await runMemory(batchRouter, settings.memory.backlog, workloadOptions));
+  if (batchRouter && settings.cli) phases.push(await runCliRounds(settings, { adminUrl, progress }));
+  // Ingest through the HTTP API, next to a bare fastify route doing no work, in the same run.
+  if (settings.api) phases.push({ rows: await runApiIngest({ adminUrl, n: settings.n, runs: settings.runs, progress }), raw: [] });
+}
+// The embedded database (PGlite, no DATABASE_URL): the default a new user meets.
+if (settings.embedded) {
+  phases.push(await runEmbeddedRounds(settings, progress));
+  if (settings.api) {
+    const [api] = await runApiIngest({ adminUrl, n: settings.n, runs: settings.runs, progress, embedded: true });
+    phases.push({ rows: [api!], raw: [] });
+  }
+}
 
 const rows = phases.flatMap((p) => p.rows);
 process.stdout.write(`\n${formatTables(rows)}\n`);
@@ -97,6 +108,8 @@ await writeResults(out, {
     memory: batchRouter ? settings.memory : null,
     cliIngest: batchRouter !== undefined && settings.cli,
     apiIngest: settings.api,
+    embedded: settings.embedded,
+    embeddedOnly: settings.embeddedOnly,
     systems: Object.fromEntries(systems.map((s) => [s.name, s.settings])),
   },
   rows,

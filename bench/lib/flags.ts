@@ -27,6 +27,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --skip-memory           no memory row
   --skip-cli              no CLI enqueue rows
   --skip-api              no HTTP API ingest rows
+  --skip-embedded         no rows on the embedded database (PGlite, no DATABASE_URL)
+  --embedded-only         only the embedded database's rows: CLI ingest, API ingest, W1 (no PostgreSQL needed)
   --out FILE              results file (bench/results/latest.json)
 `;
 
@@ -43,6 +45,10 @@ export interface BenchSettings {
   memory: { backlog: number } | null;
   cli: boolean;
   api: boolean;
+  /** The embedded-database section (CLI ingest, API ingest, W1 on PGlite). */
+  embedded: boolean;
+  /** Nothing but that section. */
+  embeddedOnly: boolean;
   out: string | undefined;
 }
 
@@ -68,6 +74,8 @@ export function readSettings(args: string[] = process.argv.slice(2)): BenchSetti
       'skip-memory': { type: 'boolean', default: false },
       'skip-cli': { type: 'boolean', default: false },
       'skip-api': { type: 'boolean', default: false },
+      'skip-embedded': { type: 'boolean', default: false },
+      'embedded-only': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -106,6 +114,8 @@ export function readSettings(args: string[] = process.argv.slice(2)): BenchSetti
     memory: flags['skip-memory'] || backlog === 0 ? null : { backlog },
     cli: !flags['skip-cli'],
     api: !flags['skip-api'],
+    embedded: !flags['skip-embedded'] || flags['embedded-only'],
+    embeddedOnly: flags['embedded-only'],
     out: flags.out,
   };
 }
