@@ -21,8 +21,9 @@ export async function runEmbeddedRounds(settings: BenchSettings, progress: (line
     for (const served of [false, true]) {
       const result = await runEmbeddedCliIngest({ n: settings.n, tag: `ecli${round}${served ? 's' : ''}`, served });
       cli.push(result);
+      const cpu = result.cpuSeconds === null ? '' : `, ${result.cpuSeconds.toFixed(1)} CPU s`;
       progress(`embedded cli ingest ${served ? 'with a daemon serving' : 'without a daemon'} run ${round}/${settings.runs}: ` +
-        `${Math.round(result.n / result.seconds)} events/s (${result.seconds.toFixed(2)} s)`);
+        `${Math.round(result.n / result.seconds)} events/s (${result.seconds.toFixed(2)} s${cpu})`);
     }
     const burnDown = await runEmbeddedBurnDown({ n: settings.n, tag: `ew1${round}`, progress });
     w1.push(burnDown);
@@ -44,7 +45,11 @@ function cliRows(runs: readonly EmbeddedCliRun[]): ResultRow[] {
     return {
       ...rateOnly(`batch-router-cli-enqueue (embedded, ${served ? 'daemon serving' : 'no daemon'})`, 'ingest-cli', mine[0]!.n, mine.length),
       jobsPerSec: rates(mine.map((r) => r.n / r.seconds)),
+      cpuSecondsPer100k: mine.every((r) => r.cpuSeconds !== null)
+        ? round(spread(mine.map((r) => (r.cpuSeconds! / r.n) * 100_000)).median, 2)
+        : null,
       lost: mine.reduce((sum, r) => sum + (r.n - r.jobsInDatabase), 0),
+      setting: served ? 'CPU s: CLI + daemon (whole life)' : 'CPU s: CLI, PGlite inside it',
     };
   });
 }

@@ -12,6 +12,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,6 +37,12 @@ export interface EmbeddedCliRun {
   n: number;
   served: boolean;
   seconds: number;
+  /**
+   * CPU seconds of the CLI process, plus the serving daemon's over its whole life (start-up and
+   * shutdown included) when there is one; null where /proc is missing. Unlike the wall time, this
+   * does not depend on what else the machine is doing.
+   */
+  cpuSeconds: number | null;
   jobsInDatabase: number;
 }
 
@@ -82,16 +89,20 @@ export async function runEmbeddedCliIngest(options: { n: number; tag: string; se
     const file = join(dataDir, 'events.ndjson');
     await writeFile(file, `${makeEvents(options.n, options.tag).join('\n')}\n`);
     const env = { ...process.env, ...EMBEDDED_ENV, BATCH_ROUTER_DATA_DIR: dataDir, BATCH_ROUTER_DESTINATIONS_FILE: join(dataDir, 'none.json') };
+    const cpuBefore = childrenCpuSeconds();
     const daemon = options.served ? await startServingDaemon(env, dataDir) : undefined;
+    let seconds: number;
     try {
       const started = performance.now();
       await run(CLI, ['enqueue', DESTINATION_ID, file, '--force', '--json'], env);
-      const seconds = (performance.now() - started) / 1000;
-      const jobsInDatabase = await withDatabase(dataDir, countJobs);
-      return { n: options.n, served: options.served, seconds, jobsInDatabase };
+      seconds = (performance.now() - started) / 1000;
     } finally {
       if (daemon) await stopProcess(daemon);
     }
+    const cpuAfter = childrenCpuSeconds();
+    const jobsInDatabase = await withDatabase(dataDir, countJobs);
+    const cpuSeconds = cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore;
+    return { n: options.n, served: options.served, seconds, cpuSeconds, jobsInDatabase };
   });
 }
 
@@ -105,6 +116,21 @@ async function startServingDaemon(env: NodeJS.ProcessEnv, dataDir: string): Prom
     await sleep(50);
   }
   return child;
+}
+
+/**
+ * User + system CPU seconds of this process's children that have exited and been waited for
+ * (cutime + cstime of /proc/self/stat, in clock ticks of 1/100 s on Linux); null elsewhere.
+ */
+function childrenCpuSeconds(): number | null {
+  try {
+    // The command name (2nd field) is in parentheses and may hold spaces: count from after it.
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[13]) + Number(fields[14])) / 100;
+  } catch {
+    return null;
+  }
 }
 
 async function stopProcess(child: ChildProcess): Promise<void> {
