@@ -1,7 +1,9 @@
 /**
  * One client connection of the PGlite wire server (pglite-wire.ts): frames the frontend byte
  * stream into whole protocol messages, runs them against the shared PGlite session while owning
- * it, and puts the session back in a clean state (Sync, ROLLBACK) when the client goes away.
+ * it (an extended-protocol batch up to its Sync in one call), sends PGlite's answer back less the
+ * notifications that belong to other connections (pglite-wire-notify.ts), and puts the session
+ * back in a clean state (Sync, ROLLBACK) when the client goes away.
  */
 import type net from 'node:net';
 import type { PGlite } from '@electric-sql/pglite';
