@@ -13,7 +13,7 @@
 //    submission is completed, then sends SIGTERM and expects exit code 0.
 //
 // `--self-test` builds once, then removes one copied path at a time from the assembled tree (a
-// migration, a manager, the shipped destinations file) and expects each run to fail: a check that passes with a file missing would prove nothing. The OpenAPI document is built
+// migration, a manager, the shipped destinations file, the dashboard) and expects each run to fail: a check that passes with a file missing would prove nothing. The OpenAPI document is built
 // at run time from the route schemas in dist/, so /openapi.json is fetched rather than a file checked.
 import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -183,6 +183,11 @@ async function startAndDeliver(root, plan) {
       return last.state === 'completed';
     });
     console.log(`[image] delivered: ${JSON.stringify(last.counts)}`);
+    // The dashboard and the API reference are static files the image must copy (COPY ui).
+    for (const path of ['/ui/', '/docs']) {
+      const page = await fetch(`${base}${path}`);
+      if (page.status !== 200) throw new Error(`${path} answered ${page.status}`);
+    }
   } catch (error) {
     child.kill('SIGKILL');
     throw new Error(`${error.message}\n--- daemon output ---\n${output.slice(-4000)}`);
@@ -194,6 +199,23 @@ async function startAndDeliver(root, plan) {
     throw new Error(`after SIGTERM the daemon ended with ${signal ?? code}, expected exit code 0\n${output.slice(-4000)}`);
   }
   console.log('[image] SIGTERM: exit code 0');
+  checkWritesUnderVolume(root, plan, command, env);
+}
+
+/**
+ * Everything the unprivileged user writes lands in the volume: the demo destination's output, and
+ * the keys file `keys create` writes (/app is root's and read-only to that user, as in the image).
+ */
+function checkWritesUnderVolume(root, plan, command, env) {
+  const volume = join(root, plan.volumes[0]);
+  const out = join(volume, 'out');
+  if (!existsSync(out) || readdirSync(out).length === 0) throw new Error(`the demo destination wrote nothing under the volume (${out})`);
+  // The daemon's own command line (same user, node and entrypoint) with `keys create` for CMD.
+  const cli = command.slice(0, command.indexOf(inRoot(root, plan.command[1])) + 1);
+  const keys = [...cli, 'keys', 'create', '--name', 'image-check', '--scopes', 'admin'];
+  run(keys[0], keys.slice(1), { cwd: join(root, plan.workdir), env, stdio: ['ignore', 'ignore', 'inherit'] });
+  if (!existsSync(join(volume, 'config/api-keys.json'))) throw new Error('keys create did not write config/api-keys.json under the volume');
+  console.log('[image] writes (demo output, keys create) land under the volume');
 }
 
 async function until(what, ms, exited, probe) {
@@ -233,6 +255,8 @@ try {
       (dir) => join(dir, 'dist/managers/local-files'),
       // Not package.json: Node 24 detects ES module syntax by itself, so dist/ runs without it.
       (dir) => join(dir, 'config/destinations.json'),
+      // The dashboard's static files: /ui/ must answer.
+      (dir) => join(dir, 'ui'),
     ];
     for (const [index, pick] of removals.entries()) {
       const { root, plan } = assemble(`self-test-${index}`);

@@ -156,7 +156,7 @@ function checkEntry(entry: unknown, position: number, { path, registry, env, fir
     config: valid ? parsedConfig : shownConfig(manager, raw.config),
     tuning: resolved.tuning,
     valid,
-    ...(valid ? {} : { error: redactText(`destination "${id}": ${problems.join('; ')} (in ${path})`, secrets) }),
+    ...(valid ? {} : { error: redactText(`destination "${id}": ${problems.join('; ')} (its entry is in ${path})`, secrets) }),
     notes: resolved.notes.map((note) => `destination "${id}": ${redactText(note, secrets)}`),
   };
   const hidden = { value: secrets, enumerable: false };

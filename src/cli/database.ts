@@ -27,10 +27,18 @@ const CONNECTION_CODES = new Set([
   '28P01', '28000', '3D000', '57P03', '53300',
 ]);
 
+/**
+ * True when the database could not be reached or would not let us in (wrong host, user, password or
+ * database name). Follows `cause`: migrations wrap the driver's error ("migrations could not run:
+ * database "x" does not exist"), and that wrapper has no code of its own.
+ */
 export function isConnectionError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && (CONNECTION_CODES.has(code) || code.startsWith('08'))) return true;
-  return /connect|connection terminated|timeout exceeded when trying to connect/i.test(describeError(error));
+  for (let current = error, depth = 0; current != null && depth < 5; current = (current as { cause?: unknown }).cause, depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && (CONNECTION_CODES.has(code) || code.startsWith('08'))) return true;
+    if (/connect|connection terminated|timeout exceeded when trying to connect/i.test(describeError(current))) return true;
+  }
+  return false;
 }
 
 /**
@@ -86,7 +94,7 @@ export function explainDatabaseError(error: unknown, displayUrl: string, config:
     );
   }
   if (isConnectionError(error)) {
-    return new CliError(`cannot reach the database at ${displayUrl}: ${describeError(error)}\n${nextStep(config)}`, EXIT.failure, { cause: error });
+    return new CliError(`cannot use the database at ${displayUrl}: ${describeError(error)}\n${nextStep(config)}`, EXIT.failure, { cause: error });
   }
   return error;
 }

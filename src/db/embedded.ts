@@ -29,6 +29,7 @@ import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import type { Logger } from 'pino';
 import { acquireDataDirLock, isProcessAlive } from './data-dir-lock.ts';
+import { explainOpenFailure } from './data-dir-version.ts';
 import { servePglite } from './pglite-wire.ts';
 
 export interface EmbeddedRecord {
@@ -85,7 +86,10 @@ export async function openEmbedded(options: EmbeddedOptions): Promise<EmbeddedTa
 
   let pglite: PGlite | undefined;
   try {
-    pglite = await PGlite.create(join(dataDir, 'pglite'));
+    const pgliteDir = join(dataDir, 'pglite');
+    pglite = await PGlite.create(pgliteDir).catch(async (error: unknown) => {
+      throw await explainOpenFailure(pgliteDir, error);
+    });
     const server = await servePglite(pglite, {
       host: '127.0.0.1', port: role === 'daemon' ? (options.port ?? 0) : 0, log, onFailure: options.onFailure,
     });

@@ -55,4 +55,20 @@ describe.skipIf(requiresServer)(`batch-router start and its configuration (${req
     expect(output).not.toMatch(/^\s+at /m);
     expect(output).not.toContain('"stack"');
   });
+
+  it('a DATABASE_URL naming a missing database or role is one line naming it and the fix, no stack', async () => {
+    for (const [url, words] of [
+      ['postgres://postgres@127.0.0.1:5432/batch_router_no_such_db', 'database "batch_router_no_such_db" does not exist'],
+      ['postgres://batch_router_no_such_role@127.0.0.1:5432/postgres', 'role "batch_router_no_such_role" does not exist'],
+    ] as const) {
+      const result = await runCli(['start'], { ...ws.env, DATABASE_URL: url });
+      expect(result.code, result.stderr).toBe(1);
+      expect(result.stderr).toContain(words);
+      expect(result.stderr).toContain('Check DATABASE_URL');
+      const output = result.stdout + result.stderr;
+      expect(output).not.toMatch(/^\s+at /m);
+      expect(output).not.toContain('"stack"');
+      expect(output).not.toContain('kysely');
+    }
+  });
 });

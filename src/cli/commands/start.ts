@@ -61,7 +61,8 @@ export const startCommand: Command = {
       // no stack. Anything else is unexpected and keeps its stack in the log.
       if (isConnectionError(error)) {
         const explained = explainDatabaseError(error, describeTarget(config), config) as Error;
-        log.fatal({ code: (error as { code?: unknown }).code }, explained.message.split('\n')[0]!);
+        const { code, cause } = error as { code?: unknown; cause?: { code?: unknown } };
+        log.fatal({ code: code ?? cause?.code }, explained.message.split('\n')[0]!);
         throw explained;
       }
       // Logged for the collector and printed by main for whoever ran the command by hand.
