@@ -13,6 +13,7 @@ import type { ManagerRegistry } from './manager/registry.ts';
 import { secretValues, substituteEnv } from './env-substitution.ts';
 import { redactText } from './logger.ts';
 import { resolveTuning, type Tuning } from './tuning.ts';
+import { depthOf } from './util/json-depth.ts';
 
 /** One entry of the destinations file, checked and resolved. */
 export interface Destination {
@@ -54,6 +55,13 @@ export interface LoadedDestinations {
 
 export const DESTINATION_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const ENTRY_KEYS = ['id', 'manager', 'enabled', 'config', 'tuning'];
+
+/**
+ * Deepest "config" or "tuning" an entry may have. Real configs need three or four levels; the
+ * checks below walk values recursively, and a runaway file thousands of levels deep would
+ * overflow the stack instead of disabling its one entry with a reason.
+ */
+export const MAX_CONFIG_DEPTH = 32;
 
 /** Reads `file` (relative to the working directory) and checks every entry against `registry`. */
 export function loadDestinations(
@@ -128,8 +136,8 @@ function checkEntry(entry: unknown, position: number, { path, registry, env, fir
   }
 
   // An absent config is an empty one, so a manager whose fields all have defaults needs none.
-  const config = substituteEnv(raw.config ?? {}, env, 'config');
-  const tuningInput = substituteEnv(raw.tuning, env, 'tuning');
+  const config = substituteEnv(bounded(raw, 'config', problems) ?? {}, env, 'config');
+  const tuningInput = substituteEnv(bounded(raw, 'tuning', problems), env, 'tuning');
   for (const { path: at, name } of [...config.missing, ...tuningInput.missing]) {
     problems.push(`field "${at}" uses \${${name}} but ${name} is not set: fix: set ${name} in the environment, or write the value`);
   }
@@ -153,7 +161,7 @@ function checkEntry(entry: unknown, position: number, { path, registry, env, fir
     managerName,
     manager,
     enabled: typeof enabled === 'boolean' ? enabled : true,
-    config: valid ? parsedConfig : shownConfig(manager, raw.config),
+    config: valid ? parsedConfig : shownConfig(manager, bounded(raw, 'config', [])),
     tuning: resolved.tuning,
     valid,
     ...(valid ? {} : { error: redactText(`destination "${id}": ${problems.join('; ')} (its entry is in ${path})`, secrets) }),
@@ -161,6 +169,13 @@ function checkEntry(entry: unknown, position: number, { path, registry, env, fir
   };
   const hidden = { value: secrets, enumerable: false };
   return Object.freeze(Object.defineProperty(destination as Destination, 'secrets', hidden));
+}
+
+/** `raw[field]`, or undefined (with a problem) when it is nested deeper than MAX_CONFIG_DEPTH. */
+function bounded(raw: Record<string, unknown>, field: 'config' | 'tuning', problems: string[]): unknown {
+  if (depthOf(raw[field], MAX_CONFIG_DEPTH) <= MAX_CONFIG_DEPTH) return raw[field];
+  problems.push(`field "${field}" is nested more than ${MAX_CONFIG_DEPTH} levels deep (objects and arrays count): fix: write it as the manager's README shows`);
+  return undefined;
 }
 
 /** A manager's ConfigError names a field of `config`; say `config.<field>` so the operator finds it. */

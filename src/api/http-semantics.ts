@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { ApiError } from './errors.ts';
+import { depthOf } from '../util/json-depth.ts';
 
 /** Longest `Prefer: wait` honoured; a client asking for more gets this much (RFC 7240 lets us). */
 export const MAX_WAIT_SECONDS = 60;
@@ -58,25 +59,6 @@ export function requestHash(destinationId: string, body: unknown): string {
   return createHash('sha256').update(destinationId).update('\n').update(canonicalJson(body)).digest('hex');
 }
 
-/**
- * Nesting depth of a JSON value (a scalar is 0, `{}` is 1), counted with an explicit stack so a
- * hostile value cannot overflow the call stack while being measured. Stops as soon as `limit`
- * is exceeded and answers `limit + 1`.
- */
-export function depthOf(value: unknown, limit: number): number {
-  let deepest = 0;
-  const pending: Array<[unknown, number]> = [[value, 1]];
-  while (pending.length > 0) {
-    const [node, depth] = pending.pop()!;
-    if (node === null || typeof node !== 'object') continue;
-    if (depth > limit) return limit + 1;
-    deepest = Math.max(deepest, depth);
-    for (const child of Array.isArray(node) ? node : Object.values(node)) {
-      if (child !== null && typeof child === 'object') pending.push([child, depth + 1]);
-    }
-  }
-  return deepest;
-}
 
 // A NUL character or an unpaired surrogate survives JSON.stringify only as an escape (\u0000,
 // \ud800). Refused at the door: PostgreSQL's jsonb and many receivers reject both, and one such

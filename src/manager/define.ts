@@ -1,5 +1,6 @@
 import type { JobOutcome, JsonObject, Manager, ManagerDefinition, TransformInput } from './contract.ts';
 import { PermanentError } from './errors.ts';
+import { guardTransform, unguarded } from './transform-guard.ts';
 
 /** The transform of a manager that declares none: the row is the event. */
 const passThrough = (input: TransformInput): JsonObject => input.event;
@@ -28,9 +29,11 @@ export function defineManager<Config = unknown, Row = unknown, Session = unknown
     tuningDefaults: { ...(definition.tuningDefaults ?? {}) },
     // Also true for a definition spread from a fire-and-forget manager: it carries that one's filler.
     fireAndForget: fillerPolls.has(poll),
-    // A spread definition carries the filled-in transform along, and with it this flag.
-    passesEventsThrough: definition.transform === undefined || (definition.transform as unknown) === passThrough,
-    transform: definition.transform ?? (passThrough as (input: TransformInput) => Row),
+    // A spread definition carries the filled-in (guarded) transform along, and with it this flag.
+    passesEventsThrough: definition.transform === undefined || (unguarded(definition.transform) as unknown) === passThrough,
+    // Guarded: a hostile event (thousands of levels deep, a value the code did not expect) aborts
+    // its job with a typed reason instead of an untyped throw the router could only guess at.
+    transform: guardTransform(definition.name, definition.transform ?? (passThrough as (input: TransformInput) => Row)),
     poll,
     getUploadStats:
       definition.getUploadStats ??

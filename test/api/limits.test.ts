@@ -83,6 +83,18 @@ describe('slow clients and held connections', () => {
     expect(Math.max(...elapsed)).toBeLessThan(20_000);
   });
 
+  it('answers 413 to a body over the limit, even with a valid key, and closes that connection', async () => {
+    const head = post(h.keys.owner).replace('Content-Length: 100000', 'Content-Length: 20971520'); // 20 MiB > the 10 MiB default
+    const tricklers = Array.from({ length: 5 }, () => trickle(h.url, head, '{},', 200));
+    await allClosedWithin(tricklers, 20_000);
+    for (const t of tricklers) {
+      expect(t.received()).toMatch(/^HTTP\/1\.1 413/);
+      // Closed by the 413 itself, not by the request timeout later on.
+      expect(t.received()).toMatch(/\r\nconnection: close\r\n/i);
+      expect(t.received()).toMatch(/"error":"payload_too_large".*"requestId":/);
+    }
+  });
+
   it('answers 408 in the API shape and closes a body trickled past the request timeout, even with a valid key', async () => {
     const tricklers = Array.from({ length: 10 }, () => trickle(h.url, post(h.keys.owner), '{},', 200));
     const elapsed = await allClosedWithin(tricklers, 20_000);

@@ -1,6 +1,6 @@
 /**
  * The destinations file parser fed hostile files (random bytes, invalid UTF-8, hostile JSON,
- * prototype keys): it answers with a file error or destinations each valid or carrying an error
+ * prototype keys, config and tuning nested thousands of levels deep): it answers with a file error or destinations each valid or carrying an error
  * that names the problem; it never throws.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { loadDestinations } from '../../src/destinations.ts';
+import { loadDestinations, MAX_CONFIG_DEPTH } from '../../src/destinations.ts';
 import { loadManagers } from '../../src/manager/registry.ts';
 import { nastyJson, nastyString, RUNS } from './arbitraries.ts';
 
@@ -20,7 +20,14 @@ const entry = fc.record({
   tuning: nastyJson,
 }, { requiredKeys: ['id', 'manager'] });
 
+/** An entry whose config or tuning is nested far past what a recursive walk survives. */
+const deepEntry = fc.tuple(fc.integer({ min: 30, max: 50_000 }), fc.constantFrom('config', 'tuning'), fc.boolean()).map(([depth, field, arrays]) => {
+  const deep = arrays ? `${'['.repeat(depth)}"\${HOME}"${']'.repeat(depth)}` : `${'{"a":'.repeat(depth)}"\${HOME}"${'}'.repeat(depth)}`;
+  return Buffer.from(`[{"id":"deep","manager":"webhook","config":{"url":"http://127.0.0.1:9/x"},"${field}":${deep}}]`.replace(`"${field}":{"url":"http://127.0.0.1:9/x"},`, ''));
+});
+
 const fileContents = fc.oneof(
+  deepEntry,
   fc.uint8Array({ maxLength: 500 }).map((b) => Buffer.from(b)),
   nastyJson.map((v) => Buffer.from(JSON.stringify(v) ?? 'null')),
   fc.array(entry, { maxLength: 4 }).map((entries) => Buffer.from(JSON.stringify(entries))),
@@ -41,5 +48,15 @@ describe('fuzz: destinations file', async () => {
       }
       expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     }), RUNS);
+  });
+
+  it('disables an entry nested too deep with a reason naming the field, and keeps the others', () => {
+    const file = join(dir, 'deep.json');
+    const deep = `${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}`;
+    writeFileSync(file, `[{"id":"deep","manager":"webhook","config":{"url":"http://127.0.0.1:9/x"},"tuning":${deep}},`
+      + '{"id":"fine","manager":"webhook","config":{"url":"http://127.0.0.1:9/x"}}]');
+    const [bad, fine] = loadDestinations(file, registry, {}).destinations;
+    expect(bad).toMatchObject({ id: 'deep', valid: false, error: expect.stringContaining(`field "tuning" is nested more than ${MAX_CONFIG_DEPTH} levels deep`) });
+    expect(fine).toMatchObject({ id: 'fine', valid: true });
   });
 });
