@@ -153,7 +153,7 @@ async function nextId(client: pg.Client, table: string): Promise<number> {
 
 async function nextJobId(client: pg.Client): Promise<number> {
   const { rows } = await client.query<{ id: string }>(
-    `SELECT greatest((SELECT coalesce(max(id), 0) FROM br_job_rows), (SELECT last_value FROM br_job_ids)) + 1 AS id`);
+    `SELECT greatest((SELECT coalesce(max(id), 0) FROM br_job_rows), (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM br_job_ids)) + 1 AS id`);
   return Number(rows[0]!.id);
 }
 
