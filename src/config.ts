@@ -143,7 +143,7 @@ const SCHEMA = {
     'Milliseconds an idle worker sleeps while arrival notifications wake it; catches jobs inserted without a notification'),
   sweepIntervalMs: int('BATCH_ROUTER_SWEEP_INTERVAL_MS', 5000, 1, 'Milliseconds between lease-recovery and retention sweeps'),
   retentionMaxAgeMs: int('BATCH_ROUTER_RETENTION_MAX_AGE_MS', 7 * DAY_MS, 0, 'Finished jobs older than this many milliseconds are deleted; 0 keeps them'),
-  retentionBatchSize: int('BATCH_ROUTER_RETENTION_BATCH_SIZE', 5000, 1, 'Most finished jobs deleted per retention sweep'),
+  retentionBatchSize: int('BATCH_ROUTER_RETENTION_BATCH_SIZE', 5000, 1, 'Most finished uploads deleted per retention statement (jobs go by whole partitions)'),
   dbPoolSize: int('BATCH_ROUTER_DB_POOL_SIZE', 10, 1, 'Most PostgreSQL connections this process opens', 1000),
   port: int('PORT', 8080, 0, 'HTTP API port; 0 picks a free port', 65535),
   apiHost: str('BATCH_ROUTER_API_HOST', '', 'HTTP API bind address; empty lets the API module choose'),
