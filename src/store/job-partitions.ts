@@ -14,11 +14,19 @@ type Db = Kysely<Database>;
 export const PARTITION_WIDTH = 1_000_000;
 const TABLES = ['br_job_exceptions', 'br_job_payloads', 'br_job_rows'] as const;
 
-/** Makes partitions up to two widths past the next job id; returns how many were made. */
+/**
+ * Makes partitions up to two widths past the next job id; returns how many were made. Two
+ * processes sweeping at once may both try to make one: the loser's "already exists" is no error.
+ */
 export async function ensureJobPartitions(db: Db): Promise<number> {
-  const { rows } = await sql<{ n: number }>`
-    SELECT br_ensure_job_partitions(last_value, last_value + ${2 * PARTITION_WIDTH}) AS n FROM br_job_ids`.execute(db);
-  return Number(rows[0]?.n ?? 0);
+  try {
+    const { rows } = await sql<{ n: number }>`
+      SELECT br_ensure_job_partitions(last_value, last_value + ${2 * PARTITION_WIDTH}) AS n FROM br_job_ids`.execute(db);
+    return Number(rows[0]?.n ?? 0);
+  } catch (error) {
+    if ((error as { code?: string }).code === '42P07') return 0;
+    throw error;
+  }
 }
 
 interface Partition {
