@@ -5,7 +5,7 @@
  * than the retention age.
  */
 import { abortWaitingOfDestination } from '../store/jobs.maintenance.ts';
-import { dropFinishedPartitions, ensureJobPartitions } from '../store/job-partitions.ts';
+import { dropFinishedPartitions, ensureJobPartitions, refreshJobStatistics } from '../store/job-partitions.ts';
 import { executingJobsOf, scheduleRetries } from '../store/jobs.transitions.ts';
 import { deleteFinishedUploads, expireLeases, finishSettledUploads } from '../store/uploads.repository.ts';
 import type { RetryPolicy } from '../store/retry-policy.ts';
@@ -47,7 +47,7 @@ export async function abortWaitingJobs(ctx: RouterContext, destinationId: string
 }
 
 /**
- * Keeps job partitions made ahead of the id sequence, then drops the partitions whose jobs are all
+ * Keeps job partitions made ahead of the id sequence and their planner statistics fresh, then drops the partitions whose jobs are all
  * finished longer than `maxAgeMs` ago, then deletes finished uploads of that age whose jobs are
  * gone, batch by batch. Returns how many jobs went.
  */
@@ -57,6 +57,7 @@ export async function sweepRetention(
 ): Promise<number> {
   const made = await ensureJobPartitions(ctx.db);
   if (made > 0) ctx.log.info({ partitions: made }, 'made job partitions ahead of the id sequence');
+  await refreshJobStatistics(ctx.db);
   if (options.maxAgeMs <= 0) return 0;
   const total = await dropFinishedPartitions(ctx.db, options.maxAgeMs);
   while ((await deleteFinishedUploads(ctx.db, options.maxAgeMs, options.batchSize)) === options.batchSize) {

@@ -29,6 +29,25 @@ export async function ensureJobPartitions(db: Db): Promise<number> {
   }
 }
 
+/**
+ * ANALYZEs each job table (the partitioned parent, which covers its partitions) one of whose
+ * partitions has no statistics yet or changed by more than a tenth (at least 1,000 rows) since;
+ * returns how many. Not left to autovacuum: it never analyzes a partitioned parent, looks at
+ * partitions once a minute, and until then the planner guesses the claim's anti-join against
+ * exception rows badly and reads the whole backlog above the cursor on every claim (measured,
+ * 200,000 jobs claimed in batches of 10,000 on one connection: 16k jobs/s before these three
+ * tables had statistics, 73k/s after).
+ */
+export async function refreshJobStatistics(db: Db): Promise<number> {
+  const { rows } = await sql<{ parent: string }>`
+    SELECT DISTINCT substring(relname FROM '^(br_job_rows|br_job_payloads|br_job_exceptions)_') AS parent
+    FROM pg_stat_user_tables
+    WHERE relname ~ '^br_job_(rows|payloads|exceptions)_(p[0-9]+|default)$'
+      AND (coalesce(last_analyze, last_autoanalyze) IS NULL OR n_mod_since_analyze > greatest(1000, n_live_tup / 10))`.execute(db);
+  for (const { parent } of rows) await sql`ANALYZE ${sql.table(parent)}`.execute(db);
+  return rows.length;
+}
+
 interface Partition {
   n: number;
   first: number;
