@@ -58,10 +58,10 @@ export const SCHEMA = {
     + 'wake it; catches jobs requeued by another process or inserted by plain SQL without a notification'),
   sweepIntervalMs: int('BATCH_ROUTER_SWEEP_INTERVAL_MS', 5000, 1, 'Milliseconds between sweeps that recover expired leases and delete '
     + 'old finished jobs'),
-  retentionMaxAgeMs: int('BATCH_ROUTER_RETENTION_MAX_AGE_MS', 7 * DAY_MS, 0, 'Milliseconds finished jobs are kept before the sweep '
-    + 'deletes them; 0 keeps them forever. Lower it if the jobs table grows too large'),
-  retentionBatchSize: int('BATCH_ROUTER_RETENTION_BATCH_SIZE', 5000, 1, 'Most finished jobs one sweep deletes per statement, so a '
-    + 'backlog never holds a long lock'),
+  retentionMaxAgeMs: int('BATCH_ROUTER_RETENTION_MAX_AGE_MS', 7 * DAY_MS, 0, 'Milliseconds finished jobs are kept: a partition of '
+    + '1,000,000 job ids whose jobs all finished longer ago than this is dropped whole; 0 keeps them forever. Lower it if the job tables grow too large'),
+  retentionBatchSize: int('BATCH_ROUTER_RETENTION_BATCH_SIZE', 5000, 1, 'Most finished uploads one sweep deletes per statement (jobs '
+    + 'go by whole partitions), so a backlog never holds a long lock'),
   dbPoolSize: int('BATCH_ROUTER_DB_POOL_SIZE', 10, 1, 'Most PostgreSQL connections this process opens. Keep processes × this below '
     + 'the server\'s max_connections', 1000),
   port: int('PORT', 8080, 0, 'TCP port of the HTTP API; 0 picks a free port', 65535),

@@ -2,11 +2,14 @@
  * Set-based loaders for batch-router's job store, for the workloads that need millions of rows
  * before the clock starts (scale: finished history; memory: a waiting backlog). Going through
  * `insertJobs` would take minutes per million; `generate_series` in one statement per chunk takes
- * seconds, and the rows are what `insertJobs` and the router would have left behind: a `br_jobs`
- * row plus a `br_job_payloads` row with a ~300-byte event like workloads/events.ts builds.
+ * seconds, and the rows are what `insertJobs` and the router would have left behind: a
+ * `br_job_rows` row plus a `br_job_payloads` row with a ~300-byte event like workloads/events.ts
+ * builds; delivered history is a finished upload per 10,000 ids whose range's jobs succeeded
+ * (`jobs_state`), with the destination's claim cursor past them, and no per-job state row.
  *
- * Ids are given explicitly (continuing after the highest id present) and the identity sequences
- * are moved past them, so later inserts by the daemon or the runner never collide.
+ * Ids are given explicitly (continuing after the highest id present) and the sequences are moved
+ * past them, so later inserts by the daemon or the runner never collide. Job partitions are made
+ * for the ids first, so nothing lands in the DEFAULT partition.
  */
 import type pg from 'pg';
 import { EVENT_BYTES, makeEvents } from '../workloads/events.ts';
@@ -45,30 +48,33 @@ export interface LoadOptions {
  * during the run: the history a production store keeps between two sweeps, not a sweep backlog.
  */
 export async function loadFinishedHistory(client: pg.Client, options: LoadOptions): Promise<void> {
-  const firstJob = await nextId(client, 'br_jobs');
+  const firstJob = await nextJobId(client);
   const firstUpload = await nextId(client, 'br_uploads');
   const uploads = Math.ceil(options.rows / JOBS_PER_UPLOAD);
   const pool = makeEvents(HISTORY_POOL, HISTORY_TAG);
   const payloadType = await payloadColumnType(client);
-  // Finish time of job g (1-based within the history): spread evenly from 6 days ago to 1 hour ago.
-  const finishedAt = `now() - interval '6 days' + ((g - 1)::float8 / ${options.rows}) * interval '5 days 23 hours'`;
+  await makePartitions(client, firstJob, firstJob + options.rows - 1);
+  // Upload u (0-based) holds history jobs u*10,000+1 .. (u+1)*10,000, finished evenly spread from
+  // 6 days ago to 1 hour ago (oldest ids first).
   await client.query(
-    `INSERT INTO br_uploads (id, destination_id, manager, state, attempt, job_count, bytes, created_at, updated_at, finished_at)
+    `INSERT INTO br_uploads (id, destination_id, manager, state, attempt, job_count, bytes, created_at, updated_at, finished_at,
+                             first_job_id, last_job_id, range_count, jobs_state, jobs_finished_at)
      OVERRIDING SYSTEM VALUE
-     SELECT $1::bigint + u, $2, 'webhook', 'finished', 1, ${JOBS_PER_UPLOAD}, ${JOBS_PER_UPLOAD * EVENT_BYTES}, t, t, t
+     SELECT $1::bigint + u, $2, 'webhook', 'finished', 1, n, n * ${EVENT_BYTES}, t, t, t,
+            $4::bigint + u * ${JOBS_PER_UPLOAD}, $4::bigint + u * ${JOBS_PER_UPLOAD} + n - 1, n, 'succeeded', t
      FROM generate_series(0, $3::bigint - 1) u,
-          LATERAL (SELECT now() - interval '6 days' + (u::float8 / $3) * interval '5 days 23 hours' AS t) ts`,
-    [firstUpload, options.destinationId, uploads],
+          LATERAL (SELECT now() - interval '6 days' + (u::float8 / $3) * interval '5 days 23 hours' AS t,
+                          least(${JOBS_PER_UPLOAD}, $5::bigint - u * ${JOBS_PER_UPLOAD}) AS n) ts`,
+    [firstUpload, options.destinationId, uploads, firstJob, options.rows],
   );
   await moveSequence(client, 'br_uploads', firstUpload + uploads - 1);
   await inChunks(options, async (from, to) => {
     await client.query(
-      `INSERT INTO br_jobs (id, destination_id, state, attempts, next_attempt_at, upload_id, payload_bytes, created_at, updated_at, finished_at)
-       OVERRIDING SYSTEM VALUE
-       SELECT $1::bigint + g - 1, $2, 'succeeded', 1, t - interval '2 seconds', $3::bigint + (g - 1) / ${JOBS_PER_UPLOAD},
-              ${EVENT_BYTES}, t - interval '2 seconds', t, t
-       FROM generate_series($4::bigint, $5::bigint) g, LATERAL (SELECT ${finishedAt} AS t) ts`,
-      [firstJob, options.destinationId, firstUpload, from, to],
+      `INSERT INTO br_job_rows (id, destination_id, payload_bytes, created_at)
+       SELECT $1::bigint + g - 1, $2, ${EVENT_BYTES},
+              now() - interval '6 days' + (((g - 1) / ${JOBS_PER_UPLOAD})::float8 / $3) * interval '5 days 23 hours' - interval '2 seconds'
+       FROM generate_series($4::bigint, $5::bigint) g`,
+      [firstJob, options.destinationId, uploads, from, to],
     );
     // The live runs' own event builder: history rows then have exactly the size of the events
     // inserted during the run, so history pages leave no gaps the new payloads could fill.
@@ -82,21 +88,28 @@ export async function loadFinishedHistory(client: pg.Client, options: LoadOption
       [firstJob, pool, from, to],
     );
   });
-  await moveSequence(client, 'br_jobs', firstJob + options.rows - 1);
+  await moveJobSequence(client, firstJob + options.rows - 1);
+  await client.query(
+    `INSERT INTO br_claim_cursors (destination_id, claimed_through) VALUES ($1, $2)
+     ON CONFLICT (destination_id) DO UPDATE SET claimed_through = greatest(br_claim_cursors.claimed_through, EXCLUDED.claimed_through)`,
+    [options.destinationId, firstJob + options.rows - 1],
+  );
 }
 
 /** `rows` waiting jobs, ready now, with events whose ids are `<tag>-<index>` (the sink counts them). */
 export async function loadWaitingBacklog(client: pg.Client, options: LoadOptions & { tag: string }): Promise<void> {
-  const firstJob = await nextId(client, 'br_jobs');
+  const firstJob = await nextJobId(client);
+  await makePartitions(client, firstJob, firstJob + options.rows - 1);
   await inChunks(options, async (from, to) => {
     await client.query(
-      `INSERT INTO br_jobs (id, destination_id, payload_bytes) OVERRIDING SYSTEM VALUE
+      `INSERT INTO br_job_rows (id, destination_id, payload_bytes)
        SELECT $1::bigint + g - 1, $2, ${EVENT_BYTES} FROM generate_series($3::bigint, $4::bigint) g`,
       [firstJob, options.destinationId, from, to],
     );
     await insertPayloads(client, options.tag, firstJob, from, to);
   });
-  await moveSequence(client, 'br_jobs', firstJob + options.rows - 1);
+  await moveJobSequence(client, firstJob + options.rows - 1);
+  await client.query(`INSERT INTO br_claim_cursors (destination_id, claimed_through) VALUES ($1, 0) ON CONFLICT DO NOTHING`, [options.destinationId]);
 }
 
 async function insertPayloads(client: pg.Client, tag: string, firstJob: number, from: number, to: number): Promise<void> {
@@ -136,6 +149,21 @@ async function inChunks(options: LoadOptions, load: (from: number, to: number) =
 async function nextId(client: pg.Client, table: string): Promise<number> {
   const { rows } = await client.query<{ id: string }>(`SELECT coalesce(max(id), 0) + 1 AS id FROM ${table}`);
   return Number(rows[0]!.id);
+}
+
+async function nextJobId(client: pg.Client): Promise<number> {
+  const { rows } = await client.query<{ id: string }>(
+    `SELECT greatest((SELECT coalesce(max(id), 0) FROM br_job_rows), (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM br_job_ids)) + 1 AS id`);
+  return Number(rows[0]!.id);
+}
+
+async function moveJobSequence(client: pg.Client, lastId: number): Promise<void> {
+  await client.query(`SELECT setval('br_job_ids', $1::bigint)`, [lastId]);
+}
+
+/** Job partitions for the ids about to be written, and two widths beyond (as the sweeper keeps them). */
+async function makePartitions(client: pg.Client, firstId: number, lastId: number): Promise<void> {
+  await client.query(`SELECT br_ensure_job_partitions($1::bigint, $2::bigint + 2000000)`, [firstId, lastId]);
 }
 
 async function moveSequence(client: pg.Client, table: string, lastId: number): Promise<void> {

@@ -10,6 +10,7 @@ import { sql } from 'kysely';
 import { tmpdir } from 'node:os';
 import { openDatabase } from '../../src/db/connect.ts';
 import { insertJobs } from '../../src/store/jobs.repository.ts';
+import { countStatesOfDestination } from '../../src/store/jobs.counts.ts';
 import { migrateToLatest } from '../../src/db/migrate.ts';
 import { spawnBenchChild } from '../lib/child.ts';
 import type { BurnDownSystem, PreparedSystem } from '../lib/types.ts';
@@ -71,21 +72,17 @@ export async function prepare(
   const { db } = database;
   await migrateToLatest(db);
   // The scale workload starts with millions of finished jobs of this destination: count only ours.
-  const { rows: before } = await sql<{ id: string }>`SELECT coalesce(max(id), 0)::text AS id FROM br_jobs`.execute(db);
+  const { rows: before } = await sql<{ id: string }>`SELECT coalesce(max(id), 0)::text AS id FROM br_job_rows`.execute(db);
   const historyEndsAt = before[0]!.id;
   return {
     async enqueue(events) {
       await insertJobs(db, DESTINATION_ID, events);
     },
     async drained() {
-      // Stops at the first unfinished row it finds through br_jobs_open_idx, so it
-      // stays cheap while the backlog is large, which is exactly when it runs most.
-      const { rows } = await sql<{ drained: boolean }>`
-        SELECT NOT EXISTS (
-          SELECT 1 FROM br_jobs WHERE destination_id = ${DESTINATION_ID} AND state IN ('waiting', 'executing', 'importing')
-        ) AS drained
-      `.execute(db);
-      return rows[0]!.drained;
+      // From the tables (uploads, exception rows, the backlog above the cursor), not the view:
+      // its cost follows the backlog, not the millions of finished jobs of the scale workload.
+      const counts = await countStatesOfDestination(db, DESTINATION_ID);
+      return counts.waiting + counts.executing + counts.importing === 0;
     },
     async finalCount() {
       const { rows } = await sql<{ n: string }>`

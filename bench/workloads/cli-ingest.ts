@@ -68,7 +68,7 @@ async function enqueueWithCli(adminUrl: string, file: string): Promise<{ seconds
       DATABASE_URL: fresh.url,
       LOG_LEVEL: 'warn',
     });
-    const { rows } = await fresh.client.query<{ n: string }>('SELECT count(*) AS n FROM br_jobs');
+    const { rows } = await fresh.client.query<{ n: string }>('SELECT count(*) AS n FROM br_job_rows');
     return { seconds: run.seconds, jobs: Number(rows[0]!.n) };
   } finally {
     await fresh.drop();

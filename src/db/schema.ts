@@ -35,7 +35,14 @@ export type ImportState = 'polling' | 'completed' | 'failed';
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 type Bigint = ColumnType<string, string | number | bigint, string | number | bigint>;
 type NullableText = ColumnType<string | null, string | null | undefined, string | null>;
+type NullableTime = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 
+/**
+ * `br_jobs` is a view (migration 2026-12-06): one row per job with the columns below, derived from
+ * `br_job_rows` (written once), `br_job_exceptions` (the job's own state when it did not simply go
+ * with its upload) and the upload whose id range holds it. `UPDATE br_jobs` works (a trigger
+ * upserts the exception row under the old values as guard); inserts go to `br_job_rows`.
+ */
 export interface JobsTable {
   id: Generated<string>;
   destination_id: string;
@@ -65,6 +72,44 @@ export interface JobsTable {
   finished_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
+/** Append-only: what enqueue writes once per job. Partitioned by id range (1,000,000 per partition). */
+export interface JobRowsTable {
+  id: Generated<string>;
+  destination_id: string;
+  submission_id: ColumnType<string | null, string | null | undefined, string | null>;
+  payload_bytes: number;
+  created_at: Timestamp;
+}
+
+/**
+ * At most one row per job, only for a job whose state is not its upload range's (retried,
+ * aborted, cancelled, warned, importing, moved to another upload). Columns mean what the
+ * same-named columns of {@link JobsTable} mean; partitioned like `br_job_rows`.
+ */
+export interface JobExceptionsTable {
+  job_id: Bigint;
+  destination_id: string;
+  state: JobState;
+  attempts: ColumnType<number, number | undefined, number>;
+  next_attempt_at: Timestamp;
+  first_failed_at: NullableTime;
+  upload_id: ColumnType<string | null, Bigint | null | undefined, Bigint | null>;
+  import_id: ColumnType<string | null, Bigint | null | undefined, Bigint | null>;
+  correlation_key: NullableText;
+  last_error: NullableText;
+  error_code: NullableText;
+  vendor_code: NullableText;
+  reason: NullableText;
+  updated_at: Timestamp;
+  finished_at: NullableTime;
+}
+
+/** Per destination: the highest job id handed to an upload. New jobs are the ids above it. */
+export interface ClaimCursorsTable {
+  destination_id: string;
+  claimed_through: Bigint;
+}
+
 export interface JobPayloadsTable {
   job_id: Bigint;
   /** The event's JSON text as accepted (always a JSON object; validated at ingest, not here). */
@@ -89,6 +134,18 @@ export interface UploadsTable {
   created_at: Timestamp;
   updated_at: Timestamp;
   finished_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  /** Lowest and highest job id of the range this upload claimed; null for an upload of retries only. */
+  first_job_id: ColumnType<string | null, Bigint | null | undefined, Bigint | null>;
+  last_job_id: ColumnType<string | null, Bigint | null | undefined, Bigint | null>;
+  /** Jobs of the destination in the range (those skipped at claim because they had an exception row included). */
+  range_count: ColumnType<number, number | undefined, number>;
+  /**
+   * State of the range's jobs that have no exception row: `executing` until `markAllSucceeded`,
+   * then `succeeded` (finished at `jobs_finished_at`). Kept apart from `state`, which is the
+   * upload's own life: the router ends the upload before it records per-job outcomes.
+   */
+  jobs_state: ColumnType<'executing' | 'succeeded', 'executing' | 'succeeded' | undefined, 'executing' | 'succeeded'>;
+  jobs_finished_at: NullableTime;
 }
 
 export interface ImportsTable {
@@ -122,8 +179,6 @@ export interface ImportsTable {
  * succeeded), `cancelled` (all cancelled), `failed` (none succeeded, some aborted), else `partial`.
  */
 export type SubmissionState = 'pending' | 'completed' | 'failed' | 'partial' | 'cancelled';
-
-type NullableTime = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 
 export interface SubmissionsTable {
   /** `sub_<random>`; also the `submission_id` of its jobs. */
@@ -178,6 +233,9 @@ export interface CallbackDeliveriesTable {
 
 export interface Database {
   br_jobs: JobsTable;
+  br_job_rows: JobRowsTable;
+  br_job_exceptions: JobExceptionsTable;
+  br_claim_cursors: ClaimCursorsTable;
   br_job_payloads: JobPayloadsTable;
   br_uploads: UploadsTable;
   br_imports: ImportsTable;

@@ -1,10 +1,10 @@
 /**
  * Claiming the next upload of a destination. One short transaction per claim, serialized per
  * destination across processes by an advisory lock so the concurrency limits (uploads in flight,
- * open vendor imports) are checked and taken atomically; the job rows themselves are taken with
- * SKIP LOCKED. Uploads waiting for a whole-upload retry go before new batches.
+ * open vendor imports) are checked and taken atomically, and new jobs are taken by moving the
+ * destination's cursor (jobs.claim.ts). Uploads waiting for a whole-upload retry go before new batches.
  */
-import { sql } from 'kysely';
+import { lockDestinationForClaim } from '../store/destination-lock.ts';
 import { claimJobsOfUpload, claimReadyJobs, readyBacklog, type ClaimedJob } from '../store/jobs.repository.ts';
 import { countOpenImports } from '../store/imports.repository.ts';
 import {
@@ -34,7 +34,7 @@ export async function claimNextUpload(ctx: RouterContext, destination: ActiveDes
   const { tuning, manager } = destination;
   const lease = { owner: ctx.workerId, ms: ctx.leaseMs };
   return ctx.db.transaction().execute(async (trx) => {
-    await sql`SELECT pg_advisory_xact_lock(hashtext(${`batch-router:claim:${destination.id}`}))`.execute(trx);
+    await lockDestinationForClaim(trx, destination.id);
     const uploading = await countUploading(trx, destination.id);
     if (uploading >= tuning.uploadConcurrency) return { kind: 'at-capacity' } as const;
     const maxImports = manager.limits.maxConcurrentImports;

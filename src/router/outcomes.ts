@@ -73,7 +73,7 @@ function codesOf(outcome: Exclude<JobOutcome, { kind: 'succeeded' }>): FailureCo
 /**
  * Writes outcomes under `guard`; jobs that retry leave their upload and join a later batch.
  * `coversGuard`: the caller knows `outcomes` has exactly one verdict for every job still under
- * `guard`, so an all-success batch is written without listing its ids.
+ * `guard`, so the plain successes are written without listing their ids, after every other verdict.
  */
 export async function applyOutcomes(
   db: Kysely<Database>,
@@ -101,16 +101,17 @@ export async function applyOutcomes(
     else snoozes.push({ jobId: o.jobId, reason: clean(o.reason), retryAfterMs: Math.max(0, o.retryAfterMs), ...codes });
   }
   const counts: AppliedCounts = { succeeded: 0, aborted: 0, retried: 0, snoozed: 0, unconfirmed };
-  if (options.coversGuard && succeeded.length === outcomes.length && succeeded.every((o) => !o.warning)) {
-    counts.succeeded = await markAllSucceeded(db, guard);
-    return counts;
-  }
-  counts.succeeded = await markSucceeded(db, guard, succeeded);
+  // Exceptions first; with coversGuard the plain successes are then whatever is left under the
+  // guard, written as one statement (for an upload: one UPDATE of the upload row) without ids.
+  const plain = options.coversGuard ? succeeded.filter((o) => !o.warning) : [];
+  const listed = options.coversGuard ? succeeded.filter((o) => o.warning) : succeeded;
+  counts.succeeded = await markSucceeded(db, guard, listed);
   counts.aborted = await markAborted(db, guard, aborted);
   const retried = await scheduleRetries(db, guard, retries, policy, false);
   counts.retried = retried.retried;
   counts.aborted += retried.aborted;
   counts.snoozed = await snooze(db, guard, snoozes, false);
+  if (plain.length > 0) counts.succeeded += await markAllSucceeded(db, guard);
   return counts;
 }
 

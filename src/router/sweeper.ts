@@ -1,9 +1,11 @@
 /**
  * Housekeeping run by every process on a timer: recovers uploads whose worker died (lease
  * expired) so their jobs are re-sent, aborts the waiting jobs of destinations whose config is
- * broken, and deletes finished jobs older than the retention age in bounded batches.
+ * broken, keeps job partitions made ahead, and drops partitions of jobs finished longer ago
+ * than the retention age.
  */
-import { abortWaitingOfDestination, deleteFinishedJobs } from '../store/jobs.maintenance.ts';
+import { abortWaitingOfDestination } from '../store/jobs.maintenance.ts';
+import { dropFinishedPartitions, ensureJobPartitions, refreshJobStatistics } from '../store/job-partitions.ts';
 import { executingJobsOf, scheduleRetries } from '../store/jobs.transitions.ts';
 import { deleteFinishedUploads, expireLeases, finishSettledUploads } from '../store/uploads.repository.ts';
 import type { RetryPolicy } from '../store/retry-policy.ts';
@@ -44,21 +46,23 @@ export async function abortWaitingJobs(ctx: RouterContext, destinationId: string
   });
 }
 
-/** Deletes finished jobs and uploads older than `maxAgeMs`, batch by batch, until none are left. */
+/**
+ * Keeps job partitions made ahead of the id sequence and their planner statistics fresh, then drops the partitions whose jobs are all
+ * finished longer than `maxAgeMs` ago, then deletes finished uploads of that age whose jobs are
+ * gone, batch by batch. Returns how many jobs went.
+ */
 export async function sweepRetention(
   ctx: RouterContext,
   options: { maxAgeMs: number; batchSize: number; signal: AbortSignal },
 ): Promise<number> {
+  const made = await ensureJobPartitions(ctx.db);
+  if (made > 0) ctx.log.info({ partitions: made }, 'made job partitions ahead of the id sequence');
+  await refreshJobStatistics(ctx.db);
   if (options.maxAgeMs <= 0) return 0;
-  let total = 0;
-  for (;;) {
-    const deleted = await deleteFinishedJobs(ctx.db, options.maxAgeMs, options.batchSize);
-    total += deleted;
-    if (deleted < options.batchSize || options.signal.aborted) break;
-  }
+  const total = await dropFinishedPartitions(ctx.db, options.maxAgeMs);
   while ((await deleteFinishedUploads(ctx.db, options.maxAgeMs, options.batchSize)) === options.batchSize) {
     if (options.signal.aborted) break;
   }
-  if (total > 0) ctx.log.info({ deleted: total }, 'retention: deleted finished jobs');
+  if (total > 0) ctx.log.info({ deleted: total }, 'retention: dropped partitions of finished jobs');
   return total;
 }

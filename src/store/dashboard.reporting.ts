@@ -14,11 +14,21 @@ export async function deliveredPerMinute(db: Db, destinationId: string, minutes 
   const { rows } = await sql<{ n: string }>`
     WITH buckets AS (
       SELECT generate_series(date_trunc('minute', now()) - (${minutes - 1} * interval '1 minute'), date_trunc('minute', now()), interval '1 minute') AS minute
+    ), since AS (
+      SELECT date_trunc('minute', now()) - (${minutes - 1} * interval '1 minute') AS at
     ), done AS (
-      SELECT date_trunc('minute', finished_at) AS minute, count(*) AS n FROM br_jobs
-      WHERE destination_id = ${destinationId} AND state = 'succeeded'
-        AND finished_at >= date_trunc('minute', now()) - (${minutes - 1} * interval '1 minute')
-      GROUP BY 1
+      -- Succeeded with their upload (its range, minus the range's exception rows), or on their own.
+      SELECT minute, sum(n) AS n FROM (
+        SELECT date_trunc('minute', e.finished_at) AS minute, count(*) AS n FROM br_job_exceptions e, since
+        WHERE e.destination_id = ${destinationId} AND e.state = 'succeeded' AND e.finished_at >= since.at
+        GROUP BY 1
+        UNION ALL
+        SELECT date_trunc('minute', u.jobs_finished_at), u.range_count - (
+                 SELECT count(*) FROM br_job_exceptions e
+                 WHERE e.job_id BETWEEN u.first_job_id AND u.last_job_id AND e.destination_id = u.destination_id)
+        FROM br_uploads u, since
+        WHERE u.destination_id = ${destinationId} AND u.jobs_state = 'succeeded' AND u.jobs_finished_at >= since.at
+      ) parts GROUP BY 1
     )
     SELECT coalesce(done.n, 0) AS n FROM buckets LEFT JOIN done USING (minute) ORDER BY buckets.minute
   `.execute(db);
@@ -40,10 +50,10 @@ export interface FailureGroup {
   lastAt: Date;
 }
 
-/** Aborted jobs of a destination grouped by their reason, largest group first. */
+/** Aborted jobs of a destination grouped by their reason, largest group first (an aborted job always has an exception row). */
 export async function abortedByReason(db: Db, destinationId: string, limit: number): Promise<FailureGroup[]> {
   const { rows } = await sql<{ reason: string | null; error_code: string | null; n: string; last_at: Date }>`
-    SELECT reason, error_code, count(*) AS n, max(finished_at) AS last_at FROM br_jobs
+    SELECT reason, error_code, count(*) AS n, max(finished_at) AS last_at FROM br_job_exceptions
     WHERE destination_id = ${destinationId} AND state = 'aborted'
     GROUP BY reason, error_code ORDER BY count(*) DESC, max(finished_at) DESC LIMIT ${limit}
   `.execute(db);

@@ -94,7 +94,7 @@ export async function finishImport(
 /** Jobs still waiting on an import, with the correlation keys persisted at upload time. */
 export async function jobsOfImport(db: Db, importId: string): Promise<Array<{ jobId: string; correlationKey: string | null }>> {
   const { rows } = await sql<{ id: string; correlation_key: string | null }>`
-    SELECT id, correlation_key FROM br_jobs WHERE import_id = ${importId}::bigint AND state = 'importing' ORDER BY id
+    SELECT job_id AS id, correlation_key FROM br_job_exceptions WHERE import_id = ${importId}::bigint AND state = 'importing' ORDER BY job_id
   `.execute(db);
   return rows.map((r) => ({ jobId: r.id, correlationKey: r.correlation_key }));
 }

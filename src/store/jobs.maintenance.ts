@@ -1,10 +1,12 @@
 /**
- * Operator actions and housekeeping on `br_jobs`: cancel, requeue aborted jobs, lease recovery of
- * jobs whose worker died, and the retention sweep. All set-based and guarded by current state.
+ * Operator actions on jobs: cancel, abort the waiting jobs of a broken destination, requeue
+ * aborted jobs. All set-based updates of the `br_jobs` view (its trigger writes exception rows
+ * under the old state as guard). Retention drops whole partitions: `job-partitions.ts`.
  */
 import { sql, type Kysely } from 'kysely';
 import type { Database, JobState } from '../db/schema.ts';
 import { lockSubmissions, reopenSubmissions } from '../api/store/submissions.repository.ts';
+import { lockDestinationsShared } from './destination-lock.ts';
 
 type Db = Kysely<Database>;
 
@@ -35,21 +37,38 @@ function selectorSql(s: JobSelector) {
 
 /**
  * Cancels jobs that have not been handed to a vendor yet (`waiting`). Jobs already executing or
- * importing cannot be recalled and are left alone; the caller reports them.
+ * importing cannot be recalled and are left alone; the caller reports them. Each destination the
+ * selector touches is locked shared first (sorted), then the update runs as a new statement that
+ * sees every claim committed before it: a cancel never races a claim of the same job.
  */
 export async function cancelJobs(db: Db, selector: JobSelector, reason: string): Promise<string[]> {
+  if (!db.isTransaction) return db.transaction().execute((trx) => cancelJobs(trx, selector, reason));
+  const destinations = await destinationsOf(db, selector);
+  await lockDestinationsShared(db, destinations);
   const { rows } = await sql<{ id: string }>`
     UPDATE br_jobs j SET state = 'cancelled', reason = ${reason}, error_code = 'cancelled', finished_at = now(), updated_at = now()
-    WHERE ${selectorSql(selector)} AND j.state = 'waiting'
+    WHERE ${selectorSql(selector)} AND j.state = 'waiting' AND j.destination_id = ANY(${destinations}::text[])
     RETURNING j.id
   `.execute(db);
   return rows.map((r) => r.id);
 }
 
+/** The destinations whose jobs a selector can match (every destination with jobs when it names none). */
+async function destinationsOf(db: Db, s: JobSelector): Promise<string[]> {
+  if (s.destinationId !== undefined) return [s.destinationId];
+  const { rows } = s.ids === undefined && s.submissionId === undefined
+    ? await sql<{ destination_id: string }>`SELECT destination_id FROM br_claim_cursors`.execute(db)
+    : await sql<{ destination_id: string }>`
+        SELECT DISTINCT destination_id FROM br_job_rows
+        WHERE ${s.ids !== undefined ? sql`id = ANY(${s.ids}::bigint[])` : sql`true`}
+          AND ${s.submissionId !== undefined ? sql`submission_id = ${s.submissionId}` : sql`true`}`.execute(db);
+  return rows.map((r) => r.destination_id);
+}
+
 /**
  * Aborts up to `limit` waiting jobs of a destination whose config cannot work, including jobs
  * waiting inside an upload for its retry; returns how many and the uploads they were waiting in,
- * so the caller can settle those uploads.
+ * so the caller can settle those uploads. Takes the destination's lock shared first, like cancel.
  */
 export async function abortWaitingOfDestination(
   db: Db,
@@ -57,13 +76,22 @@ export async function abortWaitingOfDestination(
   reason: string,
   limit: number,
 ): Promise<{ aborted: number; uploadIds: string[] }> {
+  if (!db.isTransaction) return db.transaction().execute((trx) => abortWaitingOfDestination(trx, destinationId, reason, limit));
+  await lockDestinationsShared(db, [destinationId]);
   const { rows } = await sql<{ n: string; uploads: string[] | null }>`
     WITH doomed AS (
-      SELECT id FROM br_jobs WHERE destination_id = ${destinationId} AND state = 'waiting' LIMIT ${limit} FOR UPDATE SKIP LOCKED
+      (SELECT job_id AS id FROM br_job_exceptions WHERE destination_id = ${destinationId} AND state = 'waiting' LIMIT ${limit})
+      UNION ALL
+      (SELECT r.id FROM br_job_rows r
+       WHERE r.destination_id = ${destinationId}
+         AND r.id > coalesce((SELECT claimed_through FROM br_claim_cursors WHERE destination_id = ${destinationId}), 0)
+         AND NOT EXISTS (SELECT 1 FROM br_job_exceptions e WHERE e.job_id = r.id)
+       ORDER BY r.id LIMIT ${limit})
+      LIMIT ${limit}
     ), changed AS (
       UPDATE br_jobs j SET state = 'aborted', reason = ${reason}, last_error = ${reason}, error_code = 'config', vendor_code = NULL,
              finished_at = now(), updated_at = now()
-      WHERE j.id = ANY(ARRAY(SELECT id FROM doomed))
+      WHERE j.id = ANY(ARRAY(SELECT id FROM doomed)) AND j.state = 'waiting'
       RETURNING j.upload_id
     )
     SELECT count(*) AS n, array_agg(DISTINCT upload_id::text) FILTER (WHERE upload_id IS NOT NULL) AS uploads FROM changed
@@ -97,30 +125,6 @@ export async function requeueAborted(db: Db, selector: JobSelector): Promise<str
   `.execute(db);
   if (rows.length > 0) await reopenSubmissions(db, submissionIds);
   return rows.map((r) => r.id);
-}
-
-/**
- * Deletes up to `batchSize` finished jobs (and their payloads) older than `maxAgeMs`. Small
- * batches keep each transaction short so vacuum and concurrent claims are never held up; the
- * caller loops while a full batch was deleted.
- */
-export async function deleteFinishedJobs(db: Db, maxAgeMs: number, batchSize: number): Promise<number> {
-  const { rows } = await sql<{ n: string }>`
-    WITH doomed AS (
-      SELECT id FROM br_jobs
-      WHERE state IN ('succeeded', 'aborted', 'cancelled')
-        AND finished_at < now() - ${maxAgeMs}::double precision * interval '1 millisecond'
-      ORDER BY finished_at
-      LIMIT ${batchSize}
-      FOR UPDATE SKIP LOCKED
-    ), payloads AS (
-      DELETE FROM br_job_payloads p USING doomed WHERE p.job_id = doomed.id
-    ), jobs AS (
-      DELETE FROM br_jobs j USING doomed WHERE j.id = doomed.id RETURNING 1
-    )
-    SELECT count(*) AS n FROM jobs
-  `.execute(db);
-  return Number(rows[0]?.n ?? 0);
 }
 
 /**

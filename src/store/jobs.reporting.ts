@@ -1,11 +1,11 @@
 /**
- * Read-side SQL on `br_jobs` for the HTTP API and metrics: filtered keyset listing, and per
- * destination backlog and throughput. Every query is bounded by an index (destination and state,
- * submission, or the finished-at partial index); nothing here scans the whole table except the
- * metrics counts, which read the (destination, state, id) index only.
+ * Read-side SQL for the HTTP API and metrics: the filtered keyset listing of the `br_jobs` view,
+ * and per destination backlog and throughput, which read the tables (uploads, exception rows, the
+ * backlog above the cursor) so their cost does not grow with the history of delivered jobs.
  */
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database, JobRow, JobState } from '../db/schema.ts';
+import { countStatesOfDestination } from './jobs.counts.ts';
 
 type Db = Kysely<Database>;
 
@@ -56,40 +56,53 @@ export interface DestinationActivity {
   finishedInWindow: { succeeded: number; aborted: number; cancelled: number };
 }
 
-/** Backlog by state and recent throughput of one destination, in three index-bounded queries. */
+/**
+ * Backlog by state and recent throughput of one destination, from the tables (see jobs.counts.ts):
+ * uploads, exception rows and the backlog above the cursor, never the history of delivered jobs.
+ */
 export async function destinationActivity(db: Db, destinationId: string, windowMs: number): Promise<DestinationActivity> {
-  const counts: Record<JobState, number> = { waiting: 0, executing: 0, importing: 0, succeeded: 0, aborted: 0, cancelled: 0 };
-  const { rows } = await sql<{ state: JobState; n: string }>`
-    SELECT state, count(*) AS n FROM br_jobs
-    WHERE destination_id = ${destinationId} AND state IN ('waiting', 'executing', 'importing') GROUP BY state
-    UNION ALL
-    SELECT state, count(*) AS n FROM br_jobs
-    WHERE destination_id = ${destinationId} AND state IN ('succeeded', 'aborted', 'cancelled') GROUP BY state
-  `.execute(db);
-  for (const row of rows) counts[row.state] = Number(row.n);
-  const { rows: oldest } = await sql<{ age: number | null }>`
-    SELECT extract(epoch FROM now() - min(created_at))::double precision AS age
-    FROM br_jobs WHERE destination_id = ${destinationId} AND state = 'waiting'
-  `.execute(db);
+  const counts = await countStatesOfDestination(db, destinationId);
+  const oldest = (await oldestWaiting(db, sql<boolean>`c.destination_id = ${destinationId}`))[0];
   const { rows: finished } = await sql<{ state: JobState; n: string }>`
-    SELECT state, count(*) AS n FROM br_jobs
-    WHERE state IN ('succeeded', 'aborted', 'cancelled') AND destination_id = ${destinationId}
-      AND finished_at > now() - ${windowMs}::double precision * interval '1 millisecond'
-    GROUP BY state
+    WITH since AS (SELECT now() - ${windowMs}::double precision * interval '1 millisecond' AS at)
+    SELECT e.state, count(*) AS n FROM br_job_exceptions e, since
+    WHERE e.destination_id = ${destinationId} AND e.state IN ('succeeded', 'aborted', 'cancelled') AND e.finished_at > since.at
+    GROUP BY e.state
+    UNION ALL
+    SELECT 'succeeded', u.range_count - (
+             SELECT count(*) FROM br_job_exceptions e
+             WHERE e.job_id BETWEEN u.first_job_id AND u.last_job_id AND e.destination_id = u.destination_id)
+    FROM br_uploads u, since
+    WHERE u.destination_id = ${destinationId} AND u.jobs_state = 'succeeded' AND u.jobs_finished_at > since.at
   `.execute(db);
-  const by = (state: JobState) => Number(finished.find((r) => r.state === state)?.n ?? 0);
+  const by = (state: JobState) => finished.filter((r) => r.state === state).reduce((n, r) => n + Number(r.n), 0);
   return {
     counts,
-    oldestWaitingSeconds: oldest[0]?.age ?? null,
+    oldestWaitingSeconds: oldest?.seconds ?? null,
     finishedInWindow: { succeeded: by('succeeded'), aborted: by('aborted'), cancelled: by('cancelled') },
   };
 }
 
 /** Age in seconds of the oldest waiting job per destination (the backlog-age metric). */
 export async function oldestWaitingByDestination(db: Db): Promise<Array<{ destinationId: string; seconds: number }>> {
-  const { rows } = await sql<{ destination_id: string; age: number }>`
-    SELECT destination_id, extract(epoch FROM now() - min(created_at))::double precision AS age
-    FROM br_jobs WHERE state = 'waiting' GROUP BY destination_id
+  return oldestWaiting(db, sql<boolean>`true`);
+}
+
+/**
+ * Since when the oldest waiting job of each destination `scope` selects (alias `c` on
+ * br_claim_cursors) was created: waiting exception rows (retries), and the first job above the
+ * cursor without one (ids grow with creation time). Destinations with nothing waiting are left out.
+ */
+async function oldestWaiting(db: Db, scope: RawBuilder<boolean>): Promise<Array<{ destinationId: string; seconds: number }>> {
+  const { rows } = await sql<{ destination_id: string; age: number | null }>`
+    SELECT c.destination_id, extract(epoch FROM now() - least(
+      (SELECT min(r.created_at) FROM br_job_exceptions e JOIN br_job_rows r ON r.id = e.job_id
+       WHERE e.destination_id = c.destination_id AND e.state = 'waiting'),
+      (SELECT r.created_at FROM br_job_rows r
+       WHERE r.destination_id = c.destination_id AND r.id > c.claimed_through
+         AND NOT EXISTS (SELECT 1 FROM br_job_exceptions e WHERE e.job_id = r.id)
+       ORDER BY r.id LIMIT 1)))::double precision AS age
+    FROM br_claim_cursors c WHERE ${scope}
   `.execute(db);
-  return rows.map((r) => ({ destinationId: r.destination_id, seconds: Math.max(0, r.age) }));
+  return rows.filter((r) => r.age !== null).map((r) => ({ destinationId: r.destination_id, seconds: Math.max(0, r.age!) }));
 }

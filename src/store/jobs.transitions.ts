@@ -45,14 +45,34 @@ export async function markSucceeded(
 
 /**
  * Marks every job still under `guard` succeeded, naming none: for the common case where the
- * caller has checked that each of them has a plain success verdict, it spares sending (and
- * PostgreSQL parsing) an array of thousands of ids.
+ * caller has written every other verdict first. Under an upload guard this is one UPDATE of the
+ * upload (its range's jobs without an exception row become succeeded) plus one of the exception
+ * rows still executing in it (retries riding along); no per-job row is written for the range.
+ * The count is the range's jobs without an exception row plus the exception rows changed.
  */
 export async function markAllSucceeded(db: Db, guard: JobGuard): Promise<number> {
-  return count(
-    sql`UPDATE br_jobs j SET state = 'succeeded', finished_at = now(), updated_at = now() WHERE ${guardSql(guard)}`,
-    db,
-  );
+  if (guard.state === 'importing') {
+    return count(
+      sql`UPDATE br_job_exceptions SET state = 'succeeded', finished_at = now(), updated_at = now()
+          WHERE import_id = ${guard.importId}::bigint AND state = 'importing'`,
+      db,
+    );
+  }
+  const { rows } = await sql<{ n: string }>`
+    WITH ranged AS (
+      UPDATE br_uploads u SET jobs_state = 'succeeded', jobs_finished_at = now()
+      WHERE u.id = ${guard.uploadId}::bigint AND u.jobs_state = 'executing' AND u.first_job_id IS NOT NULL
+      RETURNING u.range_count - (
+        SELECT count(*) FROM br_job_exceptions e
+        WHERE e.job_id BETWEEN u.first_job_id AND u.last_job_id AND e.destination_id = u.destination_id) AS n
+    ), listed AS (
+      UPDATE br_job_exceptions SET state = 'succeeded', finished_at = now(), updated_at = now()
+      WHERE upload_id = ${guard.uploadId}::bigint AND state = 'executing'
+      RETURNING 1
+    )
+    SELECT coalesce((SELECT sum(n) FROM ranged), 0) + (SELECT count(*) FROM listed) AS n
+  `.execute(db);
+  return Number(rows[0]?.n ?? 0);
 }
 
 /** The codes every failure is recorded with, beside its human reason. */
@@ -170,10 +190,4 @@ export async function snooze(
   );
 }
 
-/** Ids of the jobs an upload currently holds in `executing`: what a dead worker left behind. */
-export async function executingJobsOf(db: Db, uploadId: string): Promise<string[]> {
-  const { rows } = await sql<{ id: string }>`
-    SELECT id FROM br_jobs WHERE upload_id = ${uploadId}::bigint AND state = 'executing' ORDER BY id
-  `.execute(db);
-  return rows.map((r) => r.id);
-}
+export { executingJobsOf } from './jobs.counts.ts';

@@ -122,7 +122,10 @@ export async function finishSettledUploads(db: Db, uploadIds: readonly string[])
     UPDATE br_uploads u SET state = 'finished', finished_at = now(), updated_at = now()
     WHERE u.id = ANY(${uploadIds}::bigint[]) AND u.state IN ('importing', 'retry_wait')
       AND NOT EXISTS (SELECT 1 FROM br_imports i WHERE i.upload_id = u.id AND i.state = 'polling')
-      AND NOT EXISTS (SELECT 1 FROM br_jobs j WHERE j.upload_id = u.id AND j.state IN ('waiting', 'executing', 'importing'))
+      AND NOT EXISTS (SELECT 1 FROM br_job_exceptions e WHERE e.upload_id = u.id AND e.state IN ('waiting', 'executing', 'importing'))
+      AND NOT (u.jobs_state = 'executing' AND u.first_job_id IS NOT NULL AND u.range_count > (
+        SELECT count(*) FROM br_job_exceptions e
+        WHERE e.job_id BETWEEN u.first_job_id AND u.last_job_id AND e.destination_id = u.destination_id))
   `.execute(db);
 }
 
@@ -142,12 +145,17 @@ export async function listUploads(
   return query.execute();
 }
 
-/** Retention for uploads: finished ones older than the age whose jobs are all gone. */
+/**
+ * Retention for uploads: finished ones older than the age whose jobs are all gone (their range's
+ * rows and every exception row naming them were dropped with their partitions).
+ */
 export async function deleteFinishedUploads(db: Db, maxAgeMs: number, batchSize: number): Promise<number> {
   const result = await sql`
     DELETE FROM br_uploads u WHERE u.id IN (
       SELECT id FROM br_uploads WHERE state = 'finished' AND finished_at < now() - ${ms(maxAgeMs)}
-        AND NOT EXISTS (SELECT 1 FROM br_jobs j WHERE j.upload_id = br_uploads.id)
+        AND NOT EXISTS (SELECT 1 FROM br_job_exceptions e WHERE e.upload_id = br_uploads.id)
+        AND NOT EXISTS (SELECT 1 FROM br_job_rows r WHERE r.destination_id = br_uploads.destination_id
+                          AND r.id BETWEEN br_uploads.first_job_id AND br_uploads.last_job_id)
       ORDER BY finished_at LIMIT ${batchSize})
   `.execute(db);
   return Number(result.numAffectedRows ?? 0n);

@@ -68,9 +68,13 @@ export async function startReceivers(): Promise<Receivers> {
   const sftp = await startFakeSftpServer();
   const ops = await startAsyncOpsFake({ answer: 'items' });
 
+  // The fake's queue drains every 5 s (drainQueue above), so wait about that long after a 1016,
+  // not Marketo's default minute: an injected "queue full" fault answers 1016 to the next three
+  // upload calls, and when they all fall on the last batch still pending, three one-minute snoozes
+  // fill the whole settle window (180 s) and the run fails on time alone, however correct the store.
   const destinations = [
     { id: 'hook', manager: 'webhook', config: { url: `${hook.url}/events`, timeoutMs: 1000 }, tuning: { maxEventsPerUpload: 500 } },
-    { id: 'marketo', manager: 'marketo-bulk-upload', config: marketo.config(), tuning: { maxEventsPerUpload: 2000, pollIntervalMs: 300 } },
+    { id: 'marketo', manager: 'marketo-bulk-upload', config: { ...marketo.config(), queueFullRetryMs: 5000 }, tuning: { maxEventsPerUpload: 2000, pollIntervalMs: 300 } },
     { id: 'salesforce', manager: 'salesforce-bulk', config: salesforce.config(), tuning: { maxEventsPerUpload: 2000, pollIntervalMs: 300 } },
     { id: 'sftp', manager: 'sftp', config: sftp.config({ pathTemplate: 'drop/{destinationId}-{uploadId}.ndjson', format: 'ndjson' }), tuning: { maxEventsPerUpload: 2000 } },
     { id: 'async-ops', manager: 'async-http', config: { baseUrl: ops.url, pollIntervalMs: 300 }, tuning: { maxEventsPerUpload: 500, pollIntervalMs: 300 } },

@@ -112,17 +112,19 @@ describe('router lifecycle', () => {
     expect(daemon.destinations).toEqual([]);
   });
 
-  it('retention deletes finished jobs older than the age in bounded batches, payloads included', async () => {
-    const ids = await insertJobs(t.db, 'dest-1', sampleEvents(25));
-    const old = ids.slice(0, 20);
+  it('retention drops the partition of finished jobs older than the age, payloads included, and keeps a partition with younger ones', async () => {
+    // 20 old finished jobs fill the first partition (1,000,000 ids); 5 more land in the next one.
+    const old = await insertJobs(t.db, 'dest-1', sampleEvents(20));
     await sql`UPDATE br_jobs SET state = 'succeeded', finished_at = now() - interval '2 days' WHERE id = ANY(${old}::bigint[])`.execute(t.db);
+    await sql`SELECT setval('br_job_ids', 1000000)`.execute(t.db);
+    const ids = [...old, ...(await insertJobs(t.db, 'dest-1', sampleEvents(5)))];
     await sql`UPDATE br_jobs SET state = 'aborted', finished_at = now() WHERE id = ${ids[20]!}::bigint`.execute(t.db);
     const { manager } = scriptedManager();
     start([testDestination(manager, 'idle-dest')], { retentionMaxAgeMs: 86_400_000, retentionBatchSize: 7, sweepIntervalMs: 50 });
     await waitFor(async () => {
       const { rows } = await sql<{ n: string }>`SELECT count(*) AS n FROM br_jobs`.execute(t.db);
       return Number(rows[0]!.n) === 5;
-    }, { message: 'the 20 old finished jobs are deleted' });
+    }, { message: 'the partition of the 20 old finished jobs is dropped' });
     const { rows } = await sql<{ n: string }>`SELECT count(*) AS n FROM br_job_payloads`.execute(t.db);
     expect(Number(rows[0]!.n)).toBe(5);
     const left = await t.db.selectFrom('br_jobs').select(['id', 'state']).orderBy('id').execute();

@@ -1,8 +1,9 @@
 /**
  * Store conformance: claiming. Batch limits (count and bytes), id order, one upload per job,
  * destinations kept apart, not-yet-due retries left alone, the backlog probe the claim loop reads,
- * SKIP LOCKED between two sessions, and the per-destination concurrency limit of claimNextUpload.
+ * cursor turn-taking between two sessions, and the per-destination concurrency limit of claimNextUpload.
  */
+import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { claimReadyJobs, readyBacklog } from '../../src/store/jobs.repository.ts';
 import { endUploadAttempt } from '../../src/store/uploads.repository.ts';
@@ -10,6 +11,7 @@ import { scheduleRetries } from '../../src/store/jobs.transitions.ts';
 import { claimNextUpload } from '../../src/router/claim.ts';
 import { scriptedManager, testDestination } from '../helpers/scripted-manager.ts';
 import { requiresServer } from '../helpers/database.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 import { DEST, OTHER_DEST, RETRY_NOW, storeFixture } from './store-fixture.ts';
 
 describe('store: claim', () => {
@@ -81,16 +83,22 @@ describe('store: claim', () => {
 
   // Skipped on PGlite, which serialises every connection into one session (see requiresServerReason).
   describe.skipIf(requiresServer)('between two sessions (PostgreSQL server)', () => {
-    it('SKIP LOCKED: a second session claims other jobs at once while the first holds its claim open', async () => {
+    it('cursor turn-taking: a second session\'s claim waits for the first to commit, then takes the next jobs', async () => {
       const ids = await s.enqueue(6);
-      const [firstIds, secondIds] = await s.t.db.transaction().execute(async (trx) => {
+      let second: ReturnType<typeof s.claim> | undefined;
+      const firstIds = await s.t.db.transaction().execute(async (trx) => {
         const held = await claimReadyJobs(trx, { destinationId: DEST, uploadId: '1', limit: 3, maxBytes: 1e9 });
-        // A different pooled connection, while trx still holds its row locks: it must not wait.
-        const other = await s.claim({ limit: 10 });
-        return [held.map((j) => j.id), other.jobs.map((j) => j.id)];
+        // A different pooled connection, while trx still holds the destination's cursor: it must wait.
+        second = s.claim({ limit: 10 });
+        await waitFor(async () => {
+          const { rows } = await sql<{ n: string }>`
+            SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`.execute(s.t.db);
+          return Number(rows[0]!.n) > 0;
+        }, { message: 'the second claim to wait for the first' });
+        return held.map((j) => j.id);
       });
       expect(firstIds).toEqual(ids.slice(0, 3));
-      expect(secondIds).toEqual(ids.slice(3));
+      expect((await second!).jobs.map((j) => j.id)).toEqual(ids.slice(3));
     });
 
     it('claimNextUpload keeps to uploadConcurrency across sessions, then frees the slot when an upload ends', async () => {

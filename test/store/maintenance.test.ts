@@ -1,12 +1,14 @@
 /**
  * Store conformance: operator actions and housekeeping. Cancel takes only jobs not yet handed to a
  * vendor; requeue brings aborted jobs back with a fresh budget and reopens their submission; a
- * broken destination's waiting jobs are aborted (inside retry uploads too); retention removes only
- * finished jobs past the age, with their payloads, and uploads only once their jobs are gone.
+ * broken destination's waiting jobs are aborted (inside retry uploads too); retention drops a whole
+ * partition only when all its jobs finished past the age, and uploads only once their jobs are gone.
  */
+import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { insertJobs } from '../../src/store/jobs.repository.ts';
-import { abortWaitingOfDestination, cancelJobs, countMatchingByState, deleteFinishedJobs, requeueAborted } from '../../src/store/jobs.maintenance.ts';
+import { abortWaitingOfDestination, cancelJobs, countMatchingByState, requeueAborted } from '../../src/store/jobs.maintenance.ts';
+import { dropFinishedPartitions, PARTITION_WIDTH } from '../../src/store/job-partitions.ts';
 import { markAborted, markAllSucceeded, scheduleRetries } from '../../src/store/jobs.transitions.ts';
 import { readPayloadTexts } from '../../src/store/job-payloads.repository.ts';
 import { deleteFinishedUploads, endUploadAttempt, finishSettledUploads, getUpload } from '../../src/store/uploads.repository.ts';
@@ -92,16 +94,30 @@ describe('store: maintenance', () => {
     expect((await getUpload(s.t.db, uploadId))!.state).toBe('finished');
   });
 
-  it('retention removes finished jobs past the age with their payloads, in bounded batches, and never open ones', async () => {
+  /** Moves the job id sequence to the start of partition `n` (1,000,000 ids each): later jobs land there. */
+  async function nextIdsInPartition(n: number): Promise<void> {
+    await sql`SELECT setval('br_job_ids', ${n * PARTITION_WIDTH})`.execute(s.t.db);
+  }
+
+  it('retention drops a partition whose jobs are all finished past the age, payloads and exceptions with it, and keeps any other whole', async () => {
+    await s.enqueue(2);
+    const first = await s.claim();
+    const old = first.jobs.map((j) => j.id);
+    await markAborted(s.t.db, { state: 'executing', uploadId: first.uploadId }, [{ jobId: old[0]!, reason: 'bad email', code: 'record_rejected' }]);
+    await markAllSucceeded(s.t.db, { state: 'executing', uploadId: first.uploadId });
+    await nextIdsInPartition(1);
     const ids = await oneOfEach();
-    expect(await deleteFinishedJobs(s.t.db, 3_600_000, 100)).toBe(0);
-    expect(await deleteFinishedJobs(s.t.db, ANY_AGE, 1)).toBe(1);
-    expect(await deleteFinishedJobs(s.t.db, ANY_AGE, 100)).toBe(1);
-    expect(await deleteFinishedJobs(s.t.db, ANY_AGE, 100)).toBe(0);
-    const gone = [ids.succeeded, ids.aborted];
-    const kept = [ids.waiting, ids.executing, ids.importing];
-    expect([...(await readPayloadTexts(s.t.db, Object.values(ids))).keys()].sort()).toEqual(kept.sort());
-    expect(await countMatchingByState(s.t.db, { ids: gone })).toEqual({ waiting: 0, executing: 0, importing: 0, succeeded: 0, aborted: 0, cancelled: 0 });
+    await nextIdsInPartition(2);
+
+    expect(await dropFinishedPartitions(s.t.db, 3_600_000)).toBe(0);
+    expect(await dropFinishedPartitions(s.t.db, ANY_AGE)).toBe(2);
+    expect(await dropFinishedPartitions(s.t.db, ANY_AGE)).toBe(0);
+    const kept = Object.values(ids);
+    expect([...(await readPayloadTexts(s.t.db, [...old, ...kept])).keys()].sort()).toEqual([...kept].sort());
+    expect(await countMatchingByState(s.t.db, { ids: old })).toEqual({ waiting: 0, executing: 0, importing: 0, succeeded: 0, aborted: 0, cancelled: 0 });
+    expect(await countMatchingByState(s.t.db, { ids: kept })).toEqual({ waiting: 1, executing: 1, importing: 1, succeeded: 1, aborted: 1, cancelled: 0 });
+    const { rows } = await sql<{ n: string }>`SELECT count(*) AS n FROM br_job_exceptions WHERE job_id = ANY(${old}::bigint[])`.execute(s.t.db);
+    expect(Number(rows[0]!.n)).toBe(0);
   });
 
   it('retention removes a finished upload only once its jobs are gone', async () => {
@@ -109,8 +125,9 @@ describe('store: maintenance', () => {
     const { uploadId } = await s.claim();
     await markAllSucceeded(s.t.db, { state: 'executing', uploadId });
     await endUploadAttempt(s.t.db, { uploadId, owner: LEASE.owner, attempt: 1, state: 'finished' });
+    await nextIdsInPartition(1);
     expect(await deleteFinishedUploads(s.t.db, ANY_AGE, 100)).toBe(0);
-    await deleteFinishedJobs(s.t.db, ANY_AGE, 100);
+    expect(await dropFinishedPartitions(s.t.db, ANY_AGE)).toBe(1);
     expect(await deleteFinishedUploads(s.t.db, 3_600_000, 100)).toBe(0);
     expect(await deleteFinishedUploads(s.t.db, ANY_AGE, 100)).toBe(1);
     expect(await getUpload(s.t.db, uploadId)).toBeUndefined();
