@@ -11,6 +11,7 @@ import { sql, type Kysely } from 'kysely';
 import type pg from 'pg';
 import type { Database } from '../../src/db/schema.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
+import { PARTITION_WIDTH } from '../../src/store/job-partitions.ts';
 
 /**
  * Registers the file's hooks and returns the database; its fields are read once the file's
@@ -50,4 +51,8 @@ export async function emptyTables(db: Kysely<Database>): Promise<void> {
     WHERE schemaname = current_schema() AND tablename NOT LIKE 'br\\_migrations%'`.execute(db);
   if (rows.length === 0) return;
   await sql.raw(`TRUNCATE ${rows.map((r) => r.name).join(', ')} RESTART IDENTITY CASCADE`).execute(db);
+  // The job id sequence starts again at 1, but a test may have dropped the partitions of low ids
+  // (retention): without them new jobs would land in the DEFAULT partition, which is never dropped.
+  await sql`SELECT br_ensure_job_partitions(0, ${2 * PARTITION_WIDTH})
+            WHERE to_regproc('br_ensure_job_partitions') IS NOT NULL`.execute(db);
 }
