@@ -128,9 +128,15 @@ describe('API keys, scopes and tenants', () => {
     expect(JSON.parse(listed.stdout).find((r: { id: string }) => r.id === made.id)).toMatchObject({ name: 'cli-made', destinations: ['a'] });
     expect((await runCli(['keys', 'revoke', made.id], env)).code).toBe(0);
     await waitFor(async () => (await h.call('GET', '/v1/destinations', { key: made.key })).status === 401, { message: 'the CLI-revoked key is refused' });
-    expect((await runCli(['keys', 'create', '--name', 'x', '--scopes', 'everything'], env)).code).toBe(2);
-    expect((await runCli(['keys', 'revoke', 'key_nope'], env)).code).toBe(2);
-    expect((await runCli(['keys', 'secret'], env)).stdout).toMatch(/^whsec_[A-Za-z0-9+/]+=*\n$/);
+    // None of these writes the keys file, so they run side by side (each start costs seconds).
+    const [badScope, unknownKey, secret] = await Promise.all([
+      runCli(['keys', 'create', '--name', 'x', '--scopes', 'everything'], env),
+      runCli(['keys', 'revoke', 'key_nope'], env),
+      runCli(['keys', 'secret'], env),
+    ]);
+    expect(badScope.code).toBe(2);
+    expect(unknownKey.code).toBe(2);
+    expect(secret.stdout).toMatch(/^whsec_[A-Za-z0-9+/]+=*\n$/);
   });
 });
 
