@@ -26,6 +26,9 @@ export default defineConfig({
     globalSetup: ['test/helpers/global-setup.ts'],
     // Forks, not threads: tests start servers, child processes and PGlite (WASM) instances, which
     // are better isolated per process. Two workers match the 2-core machines CI runs on.
+    // Measured on such a machine, busy (issue 14): threads were no faster on eight mixed files
+    // (39-51 s against 36-39 s) and would share process.env between files; three forks were within
+    // the noise of two (16-22 s either way on nine files with CLI children).
     pool: 'forks',
     poolOptions: { forks: { minForks: 1, maxForks: 2 } },
     // Caps, not waits: tests wait for conditions. Generous so that a machine busy with a second

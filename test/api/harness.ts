@@ -15,6 +15,7 @@ import type { Manager } from '../../src/manager/contract.ts';
 import type { Router } from '../../src/router/router.ts';
 import { TUNING_DEFAULTS, type Tuning } from '../../src/tuning.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { emptyTables } from '../helpers/file-database.ts';
 import { silentLog, startRouter } from '../helpers/router.ts';
 import { testDestination } from '../helpers/scripted-manager.ts';
 
@@ -41,6 +42,12 @@ export interface HarnessOptions {
   keys?: Record<string, { scopes: Scope[]; destinations?: string[] }>;
   /** The API's rate-limit clock, so a test decides how much time passes between requests. */
   now?: () => number;
+  /**
+   * The file's database (databaseForFile({ emptyBeforeEach: false })), emptied here before the
+   * harness starts and left open when it closes, so a file with several harnesses clones one
+   * database rather than one per harness. Without it the harness makes and drops its own.
+   */
+  database?: TestDatabase;
 }
 
 export interface Response<T = any> {
@@ -71,7 +78,9 @@ function destination(spec: DestinationSpec): Destination {
 }
 
 export async function startHarness(options: HarnessOptions): Promise<ApiHarness> {
-  const db = await createTestDatabase();
+  const db = options.database ?? (await createTestDatabase());
+  if (options.database) await emptyTables(db.db);
+  const closeDatabase = () => (options.database ? Promise.resolve() : db.close());
   const dir = mkdtempSync(join(tmpdir(), 'br-api-'));
   const keysFile = join(dir, 'api-keys.json');
   const keys: Record<string, string> = {};
@@ -101,7 +110,7 @@ export async function startHarness(options: HarnessOptions): Promise<ApiHarness>
     api = await startApi({ db: db.db, log: silentLog, config, destinations, router, now: options.now });
   } catch (error) {
     await router.stop();
-    await db.close();
+    await closeDatabase();
     throw error;
   }
   return {
@@ -125,7 +134,7 @@ export async function startHarness(options: HarnessOptions): Promise<ApiHarness>
     async close() {
       await api.stop();
       await router.stop();
-      await db.close();
+      await closeDatabase();
     },
   };
 }

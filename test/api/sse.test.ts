@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scriptedManager } from '../helpers/scripted-manager.ts';
 import { waitFor } from '../helpers/wait-for.ts';
+import { databaseForFile } from '../helpers/file-database.ts';
 import { startHarness, submit, type ApiHarness } from './harness.ts';
 import { openSse, type SseEvent } from './sse-client.ts';
 
@@ -9,6 +10,10 @@ async function rest(next: () => Promise<SseEvent | undefined>): Promise<SseEvent
   for (let e = await next(); e; e = await next()) events.push(e);
   return events;
 }
+
+// One database for the file's harnesses: each empties it as it starts (cloning one per harness
+// was most of these tests' set-up time on a busy server).
+const database = databaseForFile({ emptyBeforeEach: false });
 
 describe('Server-Sent Events', () => {
   let h: ApiHarness;
@@ -23,6 +28,7 @@ describe('Server-Sent Events', () => {
       },
     }, 'gated');
     h = await startHarness({
+      database,
       destinations: [{ id: 'gated', manager: gated.manager }, { id: 'fast', manager: scriptedManager().manager }, { id: 'parked', manager: scriptedManager().manager, routed: false }],
       env: { BATCH_ROUTER_SSE_HEARTBEAT_MS: '100' },
     });
@@ -88,7 +94,7 @@ describe('Server-Sent Events', () => {
 
 describe('SSE and shutdown', () => {
   it('ends open streams when the API stops, so stopping never waits on a client', async () => {
-    const h = await startHarness({ destinations: [{ id: 'parked', manager: scriptedManager().manager, routed: false }] });
+    const h = await startHarness({ database, destinations: [{ id: 'parked', manager: scriptedManager().manager, routed: false }] });
     try {
       const accepted = await submit(h, 'parked', 1);
       const stream = await openSse(`${h.url}/v1/submissions/${accepted.body.submissionId}/events`);

@@ -34,7 +34,8 @@ describe('CLI reference', () => {
   });
 
   it('--help prints the synopsis and every flag of the catalog entry', async () => {
-    const result = await runCli(['cancel', '--help'], {});
+    // bin/batch-router.js itself, as users run it; other CLI tests run the compiled copy.
+    const result = await runCli(['cancel', '--help'], {}, undefined, { bin: true });
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout.split('\n')[0]).toBe('batch-router cancel [options]');
     for (const name of Object.keys(findCommand('cancel')!.flags)) expect(result.stdout).toContain(`--${name}`);

@@ -13,11 +13,19 @@ import type { Database } from '../../src/db/schema.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import { PARTITION_WIDTH } from '../../src/store/job-partitions.ts';
 
+export interface FileDatabaseOptions {
+  /**
+   * false: leave emptying to the caller, for files whose fixtures outlive one test (an API
+   * harness started in a describe's beforeAll empties the database itself when it starts).
+   */
+  emptyBeforeEach?: boolean;
+}
+
 /**
  * Registers the file's hooks and returns the database; its fields are read once the file's
  * `beforeAll` has run, so keep the returned object and read `db`/`url` inside tests and hooks.
  */
-export function databaseForFile(): TestDatabase {
+export function databaseForFile({ emptyBeforeEach = true }: FileDatabaseOptions = {}): TestDatabase {
   let current: TestDatabase | undefined;
   const opened = (): TestDatabase => {
     if (!current) throw new Error('the test database is opened in beforeAll: read it inside a test or hook');
@@ -26,9 +34,11 @@ export function databaseForFile(): TestDatabase {
   beforeAll(async () => {
     current = await createTestDatabase();
   });
-  beforeEach(async () => {
-    await emptyTables(opened().db);
-  });
+  if (emptyBeforeEach) {
+    beforeEach(async () => {
+      await emptyTables(opened().db);
+    });
+  }
   afterAll(async () => {
     await current?.close();
   });

@@ -1,19 +1,33 @@
 /**
- * vitest globalSetup: runs once per `vitest run`, before any worker starts. With DATABASE_URL it
- * builds and migrates this run's template database that createTestDatabase() clones, and drops
- * test databases that earlier runs left behind (crashed runs, KEEP_TEST_DB=1). Without it there
- * is nothing to prepare: each worker builds its own PGlite image.
+ * vitest globalSetup: runs once per `vitest run`, before any worker starts. It compiles the CLI
+ * the tests' child processes run (cli-build.ts). With DATABASE_URL it also builds and migrates this
+ * run's template database that createTestDatabase() clones, and drops test databases that earlier
+ * runs left behind (crashed runs, KEEP_TEST_DB=1). Without it each worker builds its own PGlite image.
  */
 import { Kysely, PostgresDialect } from 'kysely';
 import { createPool } from '../../src/db/connect.ts';
 import { migrateToLatest } from '../../src/db/migrate.ts';
 import { randomBytes } from 'node:crypto';
+import type { TestProject } from 'vitest/node';
+import { CLI_BUILD_ENV, buildCli } from './cli-build.ts';
 import { TEST_DATABASE_PREFIX, adminQuery, databaseUrl, testDatabaseCreatedAt } from './database.ts';
 
 // Old enough that no test of a run still going on (even a slow one elsewhere) can own it.
 const LEFTOVER_AGE_MS = 60 * 60 * 1000;
 
-export default async function setup(): Promise<(() => Promise<void>) | undefined> {
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // Set before the workers fork, so they inherit it (see cli-runner.ts).
+  const cli = await buildCli();
+  process.env[CLI_BUILD_ENV] = cli.entry;
+  project.onTestsRerun(() => cli.rebuild());
+  const dropTemplate = await prepareTemplate();
+  return async () => {
+    cli.remove();
+    await dropTemplate?.();
+  };
+}
+
+async function prepareTemplate(): Promise<(() => Promise<void>) | undefined> {
   const serverUrl = process.env.DATABASE_URL;
   if (!serverUrl) return undefined;
   // Set before the workers fork, so they inherit it (see TEMPLATE_DATABASE in database.ts).
