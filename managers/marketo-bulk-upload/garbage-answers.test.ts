@@ -45,6 +45,15 @@ describe('marketo-bulk-upload: garbage the fuzz test found', () => {
     expect(error.message).toContain('Marketo error 1004 "{"toString":1}"');
   });
 
+  it('refuses a batchId that is an object owning "toString" (was: TypeError "Cannot convert object to primitive value")', async () => {
+    const fake = await env.start();
+    fake.script({ on: 'upload', reply: { status: 200, json: { success: true, result: [{ batchId: { toString: 1 }, status: 'Queued' }] } } });
+    const error = await rejection(uploadTo(fake, env.stagingDir, leads(1)));
+    expect(error).toBeInstanceOf(RetryableError);
+    expect((error as RetryableError).code).toBe('bad_vendor_response');
+    expect(error.message).toContain('named no batchId');
+  });
+
   it('reads a refused token whose error is an object owning "toString"', async () => {
     const fake = await env.start();
     fake.script({ on: 'token', reply: { status: 401, json: { error: { toString: 1 }, error_description: ['x'] } } });

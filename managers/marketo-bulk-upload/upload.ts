@@ -64,7 +64,10 @@ async function createImport(part: CsvPart, fields: Array<[string, string]>, file
     body: () => multipartBody(fields, fileName, part.path),
   });
   const result = answer.kind === 'json' ? answer.envelope.result?.[0] : undefined;
-  const batchId = Number(result?.batchId);
+  const raw: unknown = result?.batchId;
+  // Only a number or a numeric text is an id: Number() of an object owning a non-callable
+  // "toString" throws a bare TypeError instead of giving NaN.
+  const batchId = typeof raw === 'number' || typeof raw === 'string' ? Number(raw) : Number.NaN;
   if (!Number.isSafeInteger(batchId)) {
     // Without an id the import cannot be polled; sending again may duplicate it, which an
     // insert-or-update import tolerates.
