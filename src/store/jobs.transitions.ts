@@ -24,6 +24,19 @@ function guardSql(guard: JobGuard): RawBuilder<boolean> {
     : sql<boolean>`j.state = 'importing' AND j.import_id = ${guard.importId}::bigint`;
 }
 
+/**
+ * The relation a guarded per-job UPDATE goes to. A job under an import guard always has its own
+ * exception row (only `markImporting` puts a job in `importing`, and it writes one), so those
+ * updates go straight to `br_job_exceptions`: the same rows the `br_jobs` view's trigger would
+ * change, without one PL/pgSQL call per job. Upload-guarded jobs may still be plain range jobs
+ * without a row, so they go through the view, whose trigger creates the row under its guard.
+ */
+function guardedJobs(guard: JobGuard): { table: RawBuilder<unknown>; id: RawBuilder<unknown> } {
+  return guard.state === 'importing'
+    ? { table: sql`br_job_exceptions`, id: sql`j.job_id` }
+    : { table: sql`br_jobs`, id: sql`j.id` };
+}
+
 async function count(query: RawBuilder<unknown>, db: Db): Promise<number> {
   const result = await query.execute(db);
   return Number(result.numAffectedRows ?? 0n);
@@ -36,9 +49,9 @@ export async function markSucceeded(
 ): Promise<number> {
   if (items.length === 0) return 0;
   return count(
-    sql`UPDATE br_jobs j SET state = 'succeeded', reason = t.warning, finished_at = now(), updated_at = now()
+    sql`UPDATE ${guardedJobs(guard).table} j SET state = 'succeeded', reason = t.warning, finished_at = now(), updated_at = now()
         FROM unnest(${items.map((i) => i.jobId)}::bigint[], ${items.map((i) => i.warning ?? null)}::text[]) AS t(id, warning)
-        WHERE j.id = t.id AND ${guardSql(guard)}`,
+        WHERE ${guardedJobs(guard).id} = t.id AND ${guardSql(guard)}`,
     db,
   );
 }
@@ -90,30 +103,53 @@ export async function markAborted(
 ): Promise<number> {
   if (items.length === 0) return 0;
   return count(
-    sql`UPDATE br_jobs j SET state = 'aborted', reason = t.reason, last_error = t.reason,
+    sql`UPDATE ${guardedJobs(guard).table} j SET state = 'aborted', reason = t.reason, last_error = t.reason,
                error_code = t.code, vendor_code = t.vendor_code, finished_at = now(), updated_at = now()
         FROM unnest(${items.map((i) => i.jobId)}::bigint[], ${items.map((i) => i.reason)}::text[],
                     ${items.map((i) => i.code)}::text[], ${items.map((i) => i.vendorCode ?? null)}::text[])
              AS t(id, reason, code, vendor_code)
-        WHERE j.id = t.id AND ${guardSql(guard)}`,
+        WHERE ${guardedJobs(guard).id} = t.id AND ${guardSql(guard)}`,
     db,
   );
 }
 
-/** Sent jobs now wait on a vendor import; their correlation keys are persisted here. */
+/**
+ * Sent jobs now wait on a vendor import; their correlation keys are persisted here. One statement,
+ * no trigger: jobs that already have an exception row in this upload (retries riding along) are
+ * updated under the guard; plain range jobs of the upload get their row inserted, while the
+ * upload's range is held by a share lock and still `executing` (what the view's trigger checks).
+ */
 export async function markImporting(
   db: Db,
   uploadId: string,
   items: ReadonlyArray<{ jobId: string; importId: string; correlationKey?: string | undefined }>,
 ): Promise<number> {
   if (items.length === 0) return 0;
-  return count(
-    sql`UPDATE br_jobs j SET state = 'importing', import_id = t.import_id, correlation_key = t.key, updated_at = now()
-        FROM unnest(${items.map((i) => i.jobId)}::bigint[], ${items.map((i) => i.importId)}::bigint[],
-                    ${items.map((i) => i.correlationKey ?? null)}::text[]) AS t(id, import_id, key)
-        WHERE j.id = t.id AND ${guardSql({ state: 'executing', uploadId })}`,
-    db,
-  );
+  const { rows } = await sql<{ n: string }>`
+    WITH t AS (
+      SELECT * FROM unnest(${items.map((i) => i.jobId)}::bigint[], ${items.map((i) => i.importId)}::bigint[],
+                           ${items.map((i) => i.correlationKey ?? null)}::text[]) AS t(id, import_id, key)
+    ), listed AS (
+      UPDATE br_job_exceptions e SET state = 'importing', import_id = t.import_id, correlation_key = t.key, updated_at = now()
+      FROM t WHERE e.job_id = t.id AND e.state = 'executing' AND e.upload_id = ${uploadId}::bigint
+      RETURNING 1
+    ), upload AS (
+      SELECT id, destination_id, first_job_id, last_job_id FROM br_uploads
+      WHERE id = ${uploadId}::bigint AND jobs_state = 'executing' AND first_job_id IS NOT NULL
+      FOR SHARE
+    ), ranged AS (
+      INSERT INTO br_job_exceptions (job_id, destination_id, state, attempts, next_attempt_at, upload_id, import_id,
+                                     correlation_key, updated_at)
+      SELECT r.id, r.destination_id, 'importing', 1, r.created_at, u.id, t.import_id, t.key, now()
+      FROM t JOIN upload u ON t.id BETWEEN u.first_job_id AND u.last_job_id
+             JOIN br_job_rows r ON r.id = t.id AND r.destination_id = u.destination_id
+      WHERE NOT EXISTS (SELECT 1 FROM br_job_exceptions e WHERE e.job_id = t.id)
+      ON CONFLICT (job_id) DO NOTHING
+      RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM listed) + (SELECT count(*) FROM ranged) AS n
+  `.execute(db);
+  return Number(rows[0]?.n ?? 0);
 }
 
 export interface RetryItem extends FailureCodes {

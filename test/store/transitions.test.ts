@@ -163,6 +163,25 @@ describe('store: transitions', () => {
     expect(await markImporting(s.t.db, uploadId, items)).toBe(0);
   });
 
+  it('markImporting moves a retried job riding along with new jobs, each with its own attempt count', async () => {
+    const [retried] = await s.enqueue(1);
+    const first = await s.claim();
+    await scheduleRetries(s.t.db, { state: 'executing', uploadId: first.uploadId }, [{ jobId: retried!, error: 'HTTP 503', code: 'vendor_unavailable' }], RETRY_NOW, false);
+    const fresh = await s.enqueue(2);
+    const { uploadId, jobs } = await s.claim();
+    expect(jobs.map((j) => j.id).sort()).toEqual([retried!, ...fresh].sort());
+    const items = jobs.map((j) => ({ jobId: j.id, importId: '9', correlationKey: `k${j.id}` }));
+    expect(await markImporting(s.t.db, first.uploadId, items)).toBe(0);
+    expect(await markImporting(s.t.db, uploadId, items)).toBe(3);
+    for (const id of [retried!, ...fresh]) {
+      const job = await s.job(id);
+      expect([job.state, job.upload_id, job.import_id, job.correlation_key]).toEqual(['importing', uploadId, '9', `k${id}`]);
+    }
+    expect((await s.job(retried!)).attempts).toBe(2);
+    expect((await s.job(fresh[0]!)).attempts).toBe(1);
+    expect(await markImporting(s.t.db, uploadId, items)).toBe(0);
+  });
+
   it('keepInUpload: a retried job stays in its upload for a whole-upload resend', async () => {
     await s.enqueue(1);
     const { uploadId, jobs } = await s.claim();
