@@ -5,15 +5,14 @@
  * destination's cursor (jobs.claim.ts). Uploads waiting for a whole-upload retry go before new batches.
  */
 import { lockDestinationForClaim } from '../store/destination-lock.ts';
-import { claimJobsOfUpload, claimReadyJobs, readyBacklog, type ClaimedJob } from '../store/jobs.repository.ts';
-import { countOpenImports } from '../store/imports.repository.ts';
 import {
-  claimRetryUpload,
-  countUploading,
-  createUpload,
-  endUploadAttempt,
-  setUploadSize,
-} from '../store/uploads.repository.ts';
+  claimJobsOfUpload,
+  claimNewUpload,
+  ensureClaimCursor,
+  readClaimGate,
+  type ClaimedJob,
+} from '../store/jobs.repository.ts';
+import { claimRetryUpload, endUploadAttempt } from '../store/uploads.repository.ts';
 import type { ActiveDestination, RouterContext } from './types.ts';
 
 export type ClaimResult =
@@ -34,23 +33,24 @@ export async function claimNextUpload(ctx: RouterContext, destination: ActiveDes
   const { tuning, manager } = destination;
   const lease = { owner: ctx.workerId, ms: ctx.leaseMs };
   return ctx.db.transaction().execute(async (trx) => {
+    // Round trips: the lock, the gate (limits, due retries and backlog in one read), the claim.
     await lockDestinationForClaim(trx, destination.id);
-    const uploading = await countUploading(trx, destination.id);
-    if (uploading >= tuning.uploadConcurrency) return { kind: 'at-capacity' } as const;
+    const gate = await readClaimGate(trx, destination.id, { cap: tuning.maxEventsPerUpload, sendAfterMs: tuning.uploadIntervalMs });
+    if (gate.uploading >= tuning.uploadConcurrency) return { kind: 'at-capacity' } as const;
     const maxImports = manager.limits.maxConcurrentImports;
-    if (maxImports !== undefined && uploading + (await countOpenImports(trx, destination.id)) >= maxImports) {
-      return { kind: 'at-capacity' } as const;
+    if (maxImports !== undefined && gate.uploading + gate.openImports >= maxImports) return { kind: 'at-capacity' } as const;
+
+    if (gate.retryDue) {
+      const retry = await claimRetryUpload(trx, destination.id, lease);
+      if (retry) {
+        const jobs = await claimJobsOfUpload(trx, retry.id);
+        if (jobs.length > 0) return { kind: 'claimed', uploadId: retry.id, attempt: retry.attempt, createdAt: retry.created_at, jobs } as const;
+        // Every job left the upload meanwhile (cancelled): nothing to resend.
+        await endUploadAttempt(trx, { uploadId: retry.id, owner: lease.owner, attempt: retry.attempt, state: 'finished' });
+      }
     }
 
-    const retry = await claimRetryUpload(trx, destination.id, lease);
-    if (retry) {
-      const jobs = await claimJobsOfUpload(trx, retry.id);
-      if (jobs.length > 0) return { kind: 'claimed', uploadId: retry.id, attempt: retry.attempt, createdAt: retry.created_at, jobs } as const;
-      // Every job left the upload meanwhile (cancelled): nothing to resend.
-      await endUploadAttempt(trx, { uploadId: retry.id, owner: lease.owner, attempt: retry.attempt, state: 'finished' });
-    }
-
-    const backlog = await readyBacklog(trx, destination.id, tuning.maxEventsPerUpload, tuning.uploadIntervalMs);
+    const { backlog } = gate;
     // ready === null: not counted, because the oldest job has waited long enough to go out anyway.
     if (backlog.ready === 0) {
       return { kind: 'idle', wakeInMs: backlog.nextReadyInMs } as const;
@@ -61,23 +61,16 @@ export async function claimNextUpload(ctx: RouterContext, destination: ActiveDes
       return { kind: 'idle', wakeInMs: tuning.uploadIntervalMs - waitedMs } as const;
     }
 
-    const { id: uploadId, createdAt } = await createUpload(trx, { destinationId: destination.id, manager: manager.name, lease });
-    const jobs = await claimReadyJobs(trx, {
+    if (!gate.hasCursor) await ensureClaimCursor(trx, destination.id);
+    const claimed = await claimNewUpload(trx, {
       destinationId: destination.id,
-      uploadId,
+      manager: manager.name,
+      lease,
       limit: tuning.maxEventsPerUpload,
       maxBytes: tuning.maxBytesPerUpload,
     });
-    if (jobs.length === 0) {
-      // Another process took them between the count and the claim; roll the empty upload back.
-      throw new EmptyClaim();
-    }
-    await setUploadSize(trx, uploadId, jobs.length, 0);
-    return { kind: 'claimed', uploadId, attempt: 1, createdAt, jobs } as const;
-  }).catch((error: unknown) => {
-    if (error instanceof EmptyClaim) return { kind: 'idle', wakeInMs: 0 } as const;
-    throw error;
+    // Nothing taken (another process took the jobs between the gate and the claim): no upload row was made.
+    if (!claimed) return { kind: 'idle', wakeInMs: 0 } as const;
+    return { kind: 'claimed', uploadId: claimed.uploadId, attempt: 1, createdAt: claimed.createdAt, jobs: claimed.jobs } as const;
   });
 }
-
-class EmptyClaim extends Error {}

@@ -10,7 +10,7 @@ import { classify, failureLogFields, toError } from '../manager/errors.ts';
 import { ERROR_CODES } from '../manager/error-codes.ts';
 import { markAborted, markImporting, scheduleRetries, snooze } from '../store/jobs.transitions.ts';
 import { insertImports } from '../store/imports.repository.ts';
-import { endUploadAttempt, finishSettledUploads, setUploadSize } from '../store/uploads.repository.ts';
+import { endUploadAttempt, finishSettledUploads } from '../store/uploads.repository.ts';
 import { backoffRangeMs } from '../store/retry-policy.ts';
 import { redactText } from '../logger.ts';
 import { removeStagingFile, stageRows, stagedBatch, stagingPath, type StagedEntry } from './staging.ts';
@@ -75,11 +75,11 @@ export async function runUpload(
       }
       const reconciled = reconcileOutcomes(file.jobIds, result?.outcomes ?? [], result?.imports ?? [], log);
       const state = reconciled.imports.length > 0 ? 'importing' : 'finished';
-      if (!(await endUploadAttempt(trx, { uploadId: claim.uploadId, owner: ctx.workerId, attempt: claim.attempt, state }))) {
+      const size = { jobCount: claim.jobs.length, bytes: file.bytes };
+      if (!(await endUploadAttempt(trx, { uploadId: claim.uploadId, owner: ctx.workerId, attempt: claim.attempt, state, size }))) {
         return false;
       }
       await markAborted(trx, guard, rejected);
-      await setUploadSize(trx, claim.uploadId, claim.jobs.length, file.bytes);
       const importIds = await insertImports(trx, {
         uploadId: claim.uploadId,
         destinationId: destination.id,
@@ -198,9 +198,9 @@ async function recordWholeFailure(
       : Math.max(failure.retryAfterMs ?? 0, range.min + Math.random() * (range.max - range.min));
   const ok = await endUploadAttempt(trx, {
     uploadId: claim.uploadId, owner, attempt: claim.attempt, state: 'retry_wait', error: message, errorCode: failure.code, retryAfterMs: delayMs,
+    size: { jobCount: claim.jobs.length, bytes },
   });
   if (!ok) return false;
-  await setUploadSize(trx, claim.uploadId, claim.jobs.length, bytes);
   if (failure.action === 'snooze') {
     await snooze(trx, guard, jobIds.map((jobId) => ({ jobId, reason: message, retryAfterMs: delayMs, ...codes })), true);
   } else {

@@ -8,7 +8,7 @@
  * upload. Jobs above the cursor that have an exception row (cancelled, aborted while waiting,
  * requeued) are skipped there: their exception row says where they are.
  */
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database } from '../db/schema.ts';
 
 type Db = Kysely<Database>;
@@ -31,11 +31,67 @@ export async function claimReadyJobs(
   db: Db,
   options: { destinationId: string; uploadId: string; limit: number; maxBytes: number },
 ): Promise<ClaimedJob[]> {
-  const { destinationId: dest, uploadId, limit } = options;
+  const { destinationId: dest, uploadId } = options;
   // The cursor row exists from the first enqueue; this covers jobs written by other means.
-  await sql`INSERT INTO br_claim_cursors (destination_id, claimed_through) VALUES (${dest}, 0) ON CONFLICT DO NOTHING`.execute(db);
+  await ensureClaimCursor(db, dest);
   const { rows } = await sql<ClaimedJob>`
-    WITH cur AS (
+    WITH ${claimCtes({ ...options, uploadId: sql`${uploadId}::bigint` })}, ranged AS (
+      UPDATE br_uploads u SET first_job_id = taken.first_id, last_job_id = taken.last_id, jobs_state = 'executing',
+             range_count = ${rangeCountSql(dest)}
+      FROM taken WHERE u.id = ${uploadId}::bigint AND taken.last_id IS NOT NULL
+    )
+    ${claimedJobsSql}
+  `.execute(db);
+  return rows;
+}
+
+/** Makes the destination's cursor row if it is missing (jobs written by other means than enqueue). */
+export async function ensureClaimCursor(db: Db, destinationId: string): Promise<void> {
+  await sql`INSERT INTO br_claim_cursors (destination_id, claimed_through) VALUES (${destinationId}, 0) ON CONFLICT DO NOTHING`.execute(db);
+}
+
+/**
+ * `claimReadyJobs` and the upload it fills in ONE statement: the upload row is inserted with its
+ * lease, job range, range count and job count only if at least one job was taken, so an empty
+ * claim leaves nothing behind. The claim loop's hot path (one round trip instead of three).
+ * Callers hold the destination's claim lock and have made sure the cursor row exists.
+ */
+export async function claimNewUpload(
+  db: Db,
+  options: { destinationId: string; manager: string; lease: { owner: string; ms: number }; limit: number; maxBytes: number },
+): Promise<{ uploadId: string; createdAt: Date; jobs: ClaimedJob[] } | undefined> {
+  const { destinationId: dest, lease } = options;
+  const { rows } = await sql<ClaimedJob & { upload_id: string; created_at: Date }>`
+    WITH new_upload AS (
+      SELECT nextval(pg_get_serial_sequence('br_uploads', 'id')) AS id
+    ), ${claimCtes({ ...options, uploadId: sql`(SELECT id FROM new_upload)` })}, inserted AS (
+      INSERT INTO br_uploads (id, destination_id, manager, state, job_count, lease_owner, lease_expires_at,
+                              first_job_id, last_job_id, jobs_state, range_count)
+      OVERRIDING SYSTEM VALUE
+      SELECT n.id, ${dest}, ${options.manager}, 'uploading', (SELECT count(*) FROM bounded), ${lease.owner},
+             now() + ${lease.ms}::double precision * interval '1 millisecond',
+             taken.first_id, taken.last_id, 'executing',
+             CASE WHEN taken.last_id IS NULL THEN 0 ELSE ${rangeCountSql(dest)} END
+      FROM new_upload n, taken WHERE EXISTS (SELECT 1 FROM bounded)
+      RETURNING id, created_at
+    )
+    SELECT j.*, i.id AS upload_id, i.created_at FROM (${claimedJobsSql}) j, inserted i ORDER BY j.id
+  `.execute(db);
+  if (rows.length === 0) return undefined;
+  const jobs = rows.map(({ id, attempts, payload }) => ({ id, attempts, payload }));
+  return { uploadId: rows[0]!.upload_id, createdAt: rows[0]!.created_at, jobs };
+}
+
+/**
+ * The CTEs every claim shares, ending in `bounded` (the jobs taken, retries flagged), `retried`
+ * (their exception rows moved into the upload) and `taken` (the new range) with the cursor moved.
+ * The cursor is read as a scalar subquery so `id > cursor` is an index condition: as a join
+ * filter it made every claim read the destination's jobs from the partition start (measured,
+ * 500 per claim over a 100,000 backlog: 26 ms per claim at the end, 3.7 ms with this form).
+ */
+function claimCtes(options: { destinationId: string; uploadId: RawBuilder<unknown>; limit: number; maxBytes: number }) {
+  const { destinationId: dest, uploadId, limit } = options;
+  return sql`cur AS (
       SELECT claimed_through FROM br_claim_cursors WHERE destination_id = ${dest} FOR UPDATE
     ), retries AS (
       SELECT job_id AS id, next_attempt_at FROM br_job_exceptions
@@ -43,8 +99,8 @@ export async function claimReadyJobs(
       ORDER BY next_attempt_at, job_id LIMIT ${limit}
       FOR UPDATE SKIP LOCKED
     ), fresh AS (
-      SELECT r.id, r.payload_bytes FROM br_job_rows r, cur
-      WHERE r.destination_id = ${dest} AND r.id > cur.claimed_through
+      SELECT r.id, r.payload_bytes FROM br_job_rows r
+      WHERE r.destination_id = ${dest} AND r.id > (SELECT claimed_through FROM cur)
         AND NOT EXISTS (SELECT 1 FROM br_job_exceptions e WHERE e.job_id = r.id)
       ORDER BY r.id LIMIT ${limit}
     ), candidates AS (
@@ -59,7 +115,7 @@ export async function claimReadyJobs(
         SELECT id, retry, payload_bytes, sum(payload_bytes) OVER (ORDER BY ord) - payload_bytes AS before FROM candidates
       ) c WHERE before = 0 OR before + payload_bytes <= ${options.maxBytes}::bigint
     ), retried AS (
-      UPDATE br_job_exceptions e SET state = 'executing', attempts = e.attempts + 1, upload_id = ${uploadId}::bigint,
+      UPDATE br_job_exceptions e SET state = 'executing', attempts = e.attempts + 1, upload_id = ${uploadId},
              import_id = NULL, updated_at = now()
       WHERE e.job_id = ANY(ARRAY(SELECT id FROM bounded WHERE retry))
       RETURNING e.job_id AS id, e.attempts
@@ -68,18 +124,19 @@ export async function claimReadyJobs(
     ), moved AS (
       UPDATE br_claim_cursors c SET claimed_through = taken.last_id
       FROM taken WHERE c.destination_id = ${dest} AND taken.last_id IS NOT NULL
-    ), ranged AS (
-      UPDATE br_uploads u SET first_job_id = taken.first_id, last_job_id = taken.last_id, jobs_state = 'executing',
-             range_count = (SELECT count(*) FROM br_job_rows r
-                            WHERE r.destination_id = ${dest} AND r.id BETWEEN taken.first_id AND taken.last_id)
-      FROM taken WHERE u.id = ${uploadId}::bigint AND taken.last_id IS NOT NULL
-    )
+    )`;
+}
+
+/** Jobs of a destination in the claimed range (what `markAllSucceeded` later counts against). */
+function rangeCountSql(dest: string) {
+  return sql`(SELECT count(*) FROM br_job_rows r WHERE r.destination_id = ${dest} AND r.id BETWEEN taken.first_id AND taken.last_id)`;
+}
+
+/** The claimed jobs (retries and the new range) with their payloads, in id order. */
+const claimedJobsSql = sql`
     SELECT c.id, c.attempts, p.payload FROM (
       SELECT id, attempts FROM retried UNION ALL SELECT id, 1 FROM bounded WHERE NOT retry
-    ) c LEFT JOIN br_job_payloads p ON p.job_id = c.id ORDER BY c.id
-  `.execute(db);
-  return rows;
-}
+    ) c LEFT JOIN br_job_payloads p ON p.job_id = c.id ORDER BY c.id`;
 
 /** Re-claims the waiting jobs of an upload that is being retried as a unit, with their payloads. */
 export async function claimJobsOfUpload(db: Db, uploadId: string): Promise<ClaimedJob[]> {
@@ -92,50 +149,4 @@ export async function claimJobsOfUpload(db: Db, uploadId: string): Promise<Claim
     SELECT c.id, c.attempts, p.payload FROM claimed c LEFT JOIN br_job_payloads p ON p.job_id = c.id ORDER BY c.id
   `.execute(db);
   return rows;
-}
-
-/**
- * How long the oldest ready job of a destination has waited or, if none is ready, how soon the
- * next one will be (in database time, so app clocks do not matter), and how many jobs are ready
- * now, capped at `cap` (we only need to know whether a full batch is there). The count is skipped
- * (`ready: null`) once the oldest has waited `sendAfterMs`. A new job is ready from its creation,
- * a retry from its next attempt; both are read from indexes bounded by the backlog, not the history.
- */
-export async function readyBacklog(
-  db: Db,
-  destinationId: string,
-  cap: number,
-  sendAfterMs: number,
-): Promise<{ ready: number | null; oldestWaitMs: number; nextReadyInMs: number | null }> {
-  // The count is an InitPlan, run only if the CASE reaches it.
-  const { rows } = await sql<{ ready: string | null; age_ms: number | null }>`
-    WITH cur AS (
-      SELECT coalesce((SELECT claimed_through FROM br_claim_cursors WHERE destination_id = ${destinationId}), 0) AS through
-    ), fresh AS (
-      SELECT r.id, r.created_at FROM br_job_rows r, cur
-      WHERE r.destination_id = ${destinationId} AND r.id > cur.through
-        AND NOT EXISTS (SELECT 1 FROM br_job_exceptions e WHERE e.job_id = r.id)
-      ORDER BY r.id
-    ), retries AS (
-      SELECT next_attempt_at FROM br_job_exceptions
-      WHERE destination_id = ${destinationId} AND state = 'waiting' AND upload_id IS NULL
-    ), oldest AS (
-      SELECT (extract(epoch FROM now() - least((SELECT min(next_attempt_at) FROM retries),
-                                                (SELECT created_at FROM fresh LIMIT 1))) * 1000)::double precision AS age_ms
-    )
-    SELECT age_ms, CASE WHEN age_ms >= ${sendAfterMs}::double precision THEN NULL ELSE (
-      SELECT count(*) FROM (
-        (SELECT 1 FROM retries WHERE next_attempt_at <= now() LIMIT ${cap})
-        UNION ALL
-        (SELECT 1 FROM fresh LIMIT ${cap})
-      ) r) END AS ready
-    FROM oldest
-  `.execute(db);
-  const ageMs = rows[0]?.age_ms ?? null;
-  const ready = rows[0]?.ready ?? null;
-  return {
-    ready: ready === null ? null : Math.min(cap, Number(ready)),
-    oldestWaitMs: ageMs !== null && ageMs >= 0 ? ageMs : 0,
-    nextReadyInMs: ageMs !== null && ageMs < 0 ? -ageMs : null,
-  };
 }

@@ -10,7 +10,8 @@ import type { Database, JobRow } from '../db/schema.ts';
 import { destinationLockKey } from './destination-lock.ts';
 import { notifyJobsArrived } from './job-arrivals.notify.ts';
 
-export { claimJobsOfUpload, claimReadyJobs, readyBacklog, type ClaimedJob } from './jobs.claim.ts';
+export { claimJobsOfUpload, claimNewUpload, claimReadyJobs, ensureClaimCursor, type ClaimedJob } from './jobs.claim.ts';
+export { readClaimGate, readyBacklog, type ClaimGate, type ReadyBacklog } from './claim-gate.ts';
 export { countByDestinationAndState, countStatesInRange, countStatesOfUpload, type IdRange } from './jobs.counts.ts';
 
 type Db = Kysely<Database>;

@@ -80,10 +80,14 @@ export async function endUploadAttempt(
     /** Stable code of `error` (src/manager/error-codes.ts). */
     errorCode?: string | null;
     retryAfterMs?: number;
+    /** What was sent, recorded in the same statement (`setUploadSize` without its round trip). */
+    size?: { jobCount: number; bytes: number };
   },
 ): Promise<boolean> {
+  const size = options.size;
   const result = await sql`
     UPDATE br_uploads SET state = ${options.state}, lease_owner = NULL, lease_expires_at = NULL,
+      job_count = ${size ? sql`${size.jobCount}` : sql`job_count`}, bytes = ${size ? sql`${size.bytes}` : sql`bytes`},
       last_error = coalesce(${options.error ?? null}, last_error),
       error_code = CASE WHEN ${options.error ?? null}::text IS NULL THEN error_code ELSE ${options.errorCode ?? null} END,
       next_attempt_at = CASE WHEN ${options.state} = 'retry_wait' THEN now() + ${ms(options.retryAfterMs ?? 0)} END,

@@ -5,14 +5,14 @@
  */
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
-import { claimReadyJobs, readyBacklog } from '../../src/store/jobs.repository.ts';
-import { endUploadAttempt } from '../../src/store/uploads.repository.ts';
+import { claimNewUpload, claimReadyJobs, readClaimGate, readyBacklog } from '../../src/store/jobs.repository.ts';
+import { endUploadAttempt, getUpload } from '../../src/store/uploads.repository.ts';
 import { scheduleRetries } from '../../src/store/jobs.transitions.ts';
 import { claimNextUpload } from '../../src/router/claim.ts';
 import { scriptedManager, testDestination } from '../helpers/scripted-manager.ts';
 import { requiresServer } from '../helpers/database.ts';
 import { waitFor } from '../helpers/wait-for.ts';
-import { DEST, OTHER_DEST, RETRY_NOW, storeFixture } from './store-fixture.ts';
+import { DEST, LEASE, OTHER_DEST, RETRY_NOW, storeFixture } from './store-fixture.ts';
 
 describe('store: claim', () => {
   const s = storeFixture();
@@ -80,6 +80,64 @@ describe('store: claim', () => {
     expect((await readyBacklog(s.t.db, DEST, 10, 0)).ready).toBeNull();
     expect(await readyBacklog(s.t.db, OTHER_DEST, 10, 0)).toEqual({ ready: 0, oldestWaitMs: 0, nextReadyInMs: null });
   });
+
+  it('claimNewUpload makes the upload and fills it in one statement: range, counts and lease, or nothing at all', async () => {
+    const ids = await s.enqueue(4);
+    const lease = { owner: 'w1', ms: 60_000 };
+    const claimed = (await claimNewUpload(s.t.db, { destinationId: DEST, manager: 'scripted', lease, limit: 3, maxBytes: 1e9 }))!;
+    expect(claimed.jobs.map((j) => [j.id, j.attempts])).toEqual(ids.slice(0, 3).map((id) => [id, 1]));
+    const upload = (await getUpload(s.t.db, claimed.uploadId))!;
+    expect([upload.state, upload.job_count, upload.lease_owner, upload.first_job_id, upload.last_job_id, upload.range_count, upload.jobs_state])
+      .toEqual(['uploading', 3, 'w1', ids[0], ids[2], 3, 'executing']);
+    expect(upload.created_at.getTime()).toBe(claimed.createdAt.getTime());
+    for (const id of ids.slice(0, 3)) expect((await s.job(id)).upload_id).toBe(claimed.uploadId);
+
+    const rest = (await claimNewUpload(s.t.db, { destinationId: DEST, manager: 'scripted', lease, limit: 3, maxBytes: 1e9 }))!;
+    expect(rest.jobs.map((j) => j.id)).toEqual([ids[3]]);
+    const before = await countUploads();
+    expect(await claimNewUpload(s.t.db, { destinationId: DEST, manager: 'scripted', lease, limit: 3, maxBytes: 1e9 })).toBeUndefined();
+    expect(await countUploads()).toBe(before);
+  });
+
+  it('claimNewUpload takes a due retry into an upload of its own, with no range when no new job came', async () => {
+    const [id] = await s.enqueue(1);
+    const { uploadId } = await s.claim();
+    await scheduleRetries(s.t.db, { state: 'executing', uploadId }, [{ jobId: id!, error: 'HTTP 503', code: 'vendor_unavailable' }], RETRY_NOW, false);
+    const retried = (await claimNewUpload(s.t.db, { destinationId: DEST, manager: 'scripted', lease: LEASE, limit: 10, maxBytes: 1e9 }))!;
+    expect(retried.jobs.map((j) => [j.id, j.attempts])).toEqual([[id, 2]]);
+    const upload = (await getUpload(s.t.db, retried.uploadId))!;
+    expect([upload.job_count, upload.first_job_id, upload.range_count]).toEqual([1, null, 0]);
+    expect(await s.job(id!)).toMatchObject({ state: 'executing', upload_id: retried.uploadId });
+  });
+
+  const gateCases = [
+    { name: 'an empty destination', enqueue: 0, inFlight: 0, expected: { uploading: 0, retryDue: false, ready: 0 } },
+    { name: 'a backlog, nothing in flight', enqueue: 5, inFlight: 0, expected: { uploading: 0, retryDue: false, ready: 5 } },
+    { name: 'an upload in flight and the rest of the backlog', enqueue: 5, inFlight: 2, expected: { uploading: 1, retryDue: false, ready: 3 } },
+  ];
+  it.each(gateCases)('readClaimGate reads limits and backlog in one statement: $name', async ({ enqueue, inFlight, expected }) => {
+    await s.enqueue(enqueue);
+    if (inFlight > 0) await s.claim({ limit: inFlight });
+    const gate = await readClaimGate(s.t.db, DEST, { cap: 10, sendAfterMs: 3_600_000 });
+    expect({ uploading: gate.uploading, retryDue: gate.retryDue, ready: gate.backlog.ready }).toEqual(expected);
+    expect(gate.openImports).toBe(0);
+    expect(gate.hasCursor).toBe(enqueue > 0);
+  });
+
+  it('readClaimGate sees a whole-upload retry once it is due', async () => {
+    await s.enqueue(2);
+    const later = await s.claim({ limit: 1 });
+    await endUploadAttempt(s.t.db, { uploadId: later.uploadId, owner: LEASE.owner, attempt: 1, state: 'retry_wait', retryAfterMs: 3_600_000 });
+    expect((await readClaimGate(s.t.db, DEST, { cap: 10, sendAfterMs: 0 })).retryDue).toBe(false);
+    const due = await s.claim({ limit: 1 });
+    await endUploadAttempt(s.t.db, { uploadId: due.uploadId, owner: LEASE.owner, attempt: 1, state: 'retry_wait', retryAfterMs: 0 });
+    expect((await readClaimGate(s.t.db, DEST, { cap: 10, sendAfterMs: 0 })).retryDue).toBe(true);
+  });
+
+  async function countUploads(): Promise<number> {
+    const { rows } = await sql<{ n: string }>`SELECT count(*) AS n FROM br_uploads`.execute(s.t.db);
+    return Number(rows[0]!.n);
+  }
 
   // Skipped on PGlite, which serialises every connection into one session (see requiresServerReason).
   describe.skipIf(requiresServer)('between two sessions (PostgreSQL server)', () => {
