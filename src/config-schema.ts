@@ -27,6 +27,9 @@ export const SCHEMA = {
     + 'set, of staging files. Put it on a persistent volume in a container'),
   embeddedPort: int('BATCH_ROUTER_EMBEDDED_PORT', 0, 0, 'Loopback TCP port the embedded database serves other clients '
     + '(psql, a second CLI) on; 0 lets the OS pick a free port, written to <dataDir>/embedded.json. Set it to reach the database at a fixed port', 65535),
+  preparedStatements: bool('BATCH_ROUTER_PREPARED_STATEMENTS', true, 'Send the router\'s hot statements (claim, its gate, '
+    + 'recording an upload) as named prepared statements on a PostgreSQL server, so they are not planned on every upload. '
+    + 'Set false behind a connection pooler in transaction mode without prepared-statement support. Not used by the embedded database'),
   autoMigrate: bool('BATCH_ROUTER_AUTO_MIGRATE', true, 'Apply pending database migrations on start. Set false where schema changes '
     + 'are rolled out by `batch-router migrate` in a separate step; the daemon then refuses to run on an old schema'),
   destinationsFile: str('BATCH_ROUTER_DESTINATIONS_FILE', 'config/destinations.json', 'path', 'JSON file listing the destinations '

@@ -22,6 +22,8 @@ export interface AppConfig {
   /** Loopback port the embedded database listens on; 0 lets the OS pick a free one. */
   readonly embeddedPort: number;
   /** Apply pending migrations on start instead of refusing to run against an old schema. */
+  /** Hot statements go out as named prepared statements on a PostgreSQL server. */
+  readonly preparedStatements: boolean;
   readonly autoMigrate: boolean;
   /** Absolute path of the destinations JSON file. */
   readonly destinationsFile: string;

@@ -53,6 +53,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       databaseUrl: config.databaseUrl || undefined,
       dataDir: config.dataDir,
       embeddedPort: config.embeddedPort,
+      preparedStatements: config.preparedStatements,
       poolSize: config.dbPoolSize,
       role: 'daemon',
       log,

@@ -61,6 +61,7 @@ export async function withDatabase<T>(
       databaseUrl: config.databaseUrl || undefined,
       dataDir: config.dataDir,
       embeddedPort: config.embeddedPort,
+      preparedStatements: config.preparedStatements,
       // One command runs one statement at a time; a second connection covers a transaction.
       poolSize: 2,
       role: 'client',

@@ -8,6 +8,7 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import { maskConnectionUrl } from '../util/connection-url.ts';
 import type { EmbeddedTarget } from './embedded.ts';
+import { PreparingClient } from './prepared-statements.ts';
 import type { Database } from './schema.ts';
 
 export interface DatabaseHandle {
@@ -27,6 +28,8 @@ export interface OpenDatabaseOptions {
   embeddedPort?: number;
   poolSize?: number;
   role: 'daemon' | 'client';
+  /** Named prepared statements for the hot path on a PostgreSQL server (default true; never embedded). */
+  preparedStatements?: boolean;
   log?: Logger;
   /**
    * What to do when the embedded database fails in this process (PGlite threw). Default: log why
@@ -58,7 +61,7 @@ const typeParsers: pg.CustomTypesConfig = {
 export async function openDatabase(options: OpenDatabaseOptions): Promise<DatabaseHandle> {
   const max = options.poolSize ?? 10;
   if (options.databaseUrl) {
-    const pool = createPool({ connectionString: options.databaseUrl, max }, options.log);
+    const pool = createPool({ connectionString: options.databaseUrl, max }, options.log, options.preparedStatements ?? true);
     return handle(pool, redactUrl(options.databaseUrl), false, async () => {});
   }
   // Loaded only here: PGlite's WASM costs ~40 MB of RSS a server-backed process should not carry.
@@ -85,9 +88,12 @@ function exitOnEmbeddedFailure(error: Error, log: Logger | undefined): void {
   process.exit(1);
 }
 
-/** A pg pool with our type parsers whose connection errors are logged instead of thrown. */
-export function createPool(config: pg.PoolConfig, log?: Logger): pg.Pool {
-  const pool = new pg.Pool({ ...config, types: typeParsers });
+/**
+ * A pg pool with our type parsers whose connection errors are logged instead of thrown. With
+ * `prepare` (PostgreSQL servers), statements marked `PREPARED` go out as named prepared statements.
+ */
+export function createPool(config: pg.PoolConfig, log?: Logger, prepare = false): pg.Pool {
+  const pool = new pg.Pool({ ...config, types: typeParsers, ...(prepare ? { Client: PreparingClient } : {}) });
   const report = (err: Error) => {
     if (log) log.error({ err }, 'database connection error');
     else process.emitWarning(`database connection error: ${err.message}`);

@@ -11,6 +11,7 @@ import { ERROR_CODES } from '../manager/error-codes.ts';
 import { markAborted, markImporting, scheduleRetries, snooze } from '../store/jobs.transitions.ts';
 import { insertImports } from '../store/imports.repository.ts';
 import { endUploadAttempt, finishSettledUploads } from '../store/uploads.repository.ts';
+import { recordUploadSucceeded } from '../store/upload-success.ts';
 import { backoffRangeMs } from '../store/retry-policy.ts';
 import { redactText } from '../logger.ts';
 import { removeStagingFile, stageRows, stagedBatch, stagingPath, type StagedEntry } from './staging.ts';
@@ -64,6 +65,15 @@ export async function runUpload(
         signal.dispose();
       }
     }
+    const reconciled = failure ? undefined : reconcileOutcomes(file.jobIds, result?.outcomes ?? [], result?.imports ?? [], log);
+    if (reconciled && rejected.length === 0 && allPlainSuccesses(reconciled)) {
+      const { recorded, succeeded } = await recordUploadSucceeded(ctx.db, {
+        uploadId: claim.uploadId, owner: ctx.workerId, attempt: claim.attempt, jobCount: claim.jobs.length, bytes: file.bytes,
+      });
+      if (recorded) log.info({ jobs: claim.jobs.length, rejected: 0, imports: 0, succeeded }, 'upload recorded');
+      else log.warn(LEASE_LOST);
+      return;
+    }
     const recorded = await ctx.db.transaction().execute(async (trx) => {
       const secrets = destination.secrets;
       if (failure) {
@@ -73,7 +83,7 @@ export async function runUpload(
         await finishSettledUploads(trx, [claim.uploadId]);
         return true;
       }
-      const reconciled = reconcileOutcomes(file.jobIds, result?.outcomes ?? [], result?.imports ?? [], log);
+      if (!reconciled) throw new Error('unreachable: no failure and no outcomes');
       const state = reconciled.imports.length > 0 ? 'importing' : 'finished';
       const size = { jobCount: claim.jobs.length, bytes: file.bytes };
       if (!(await endUploadAttempt(trx, { uploadId: claim.uploadId, owner: ctx.workerId, attempt: claim.attempt, state, size }))) {
@@ -101,10 +111,17 @@ export async function runUpload(
       log.info({ jobs: claim.jobs.length, rejected: rejected.length, imports: importIds.length, ...counts }, 'upload recorded');
       return true;
     });
-    if (!recorded) log.warn('lost the lease on this upload before recording it; another worker owns it now, nothing recorded');
+    if (!recorded) log.warn(LEASE_LOST);
   } finally {
     await removeStagingFile(file);
   }
+}
+
+const LEASE_LOST = 'lost the lease on this upload before recording it; another worker owns it now, nothing recorded';
+
+/** The vendor took every job, none with a warning, nothing to poll: recordUploadSucceeded's one statement. */
+function allPlainSuccesses(reconciled: { outcomes: readonly JobOutcome[]; imports: readonly unknown[] }): boolean {
+  return reconciled.imports.length === 0 && reconciled.outcomes.every((o) => o.kind === 'succeeded' && !o.warning);
 }
 
 function transformJobs(

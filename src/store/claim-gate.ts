@@ -6,6 +6,7 @@
  */
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.ts';
+import { prepared } from '../db/prepared-statements.ts';
 
 type Db = Kysely<Database>;
 
@@ -48,7 +49,7 @@ export async function readClaimGate(
   options: { cap: number; sendAfterMs: number },
 ): Promise<ClaimGate> {
   const dest = destinationId;
-  const { rows } = await sql<BacklogRow & { uploading: string; open_imports: string; retry_due: boolean; has_cursor: boolean }>`
+  const { rows } = await sql<BacklogRow & { uploading: string; open_imports: string; retry_due: boolean; has_cursor: boolean }>`${prepared}
     SELECT (SELECT count(*) FROM br_uploads WHERE destination_id = ${dest} AND state = 'uploading') AS uploading,
            (SELECT count(*) FROM br_imports WHERE destination_id = ${dest} AND state = 'polling') AS open_imports,
            EXISTS (SELECT 1 FROM br_uploads WHERE destination_id = ${dest} AND state = 'retry_wait'

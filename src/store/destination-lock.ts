@@ -10,6 +10,7 @@
  */
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database } from '../db/schema.ts';
+import { prepared } from '../db/prepared-statements.ts';
 
 /** The lock key of a destination, as SQL (hashtext of a fixed prefix and the id). */
 export function destinationLockKey(destinationId: string | RawBuilder<unknown>): RawBuilder<number> {
@@ -18,7 +19,7 @@ export function destinationLockKey(destinationId: string | RawBuilder<unknown>):
 
 /** Exclusive, until the transaction ends: only claims take it this way. */
 export async function lockDestinationForClaim(db: Kysely<Database>, destinationId: string): Promise<void> {
-  await sql`SELECT pg_advisory_xact_lock(${destinationLockKey(destinationId)})`.execute(db);
+  await sql`${prepared}SELECT pg_advisory_xact_lock(${destinationLockKey(destinationId)}), set_config('plan_cache_mode', 'force_generic_plan', true)`.execute(db);
 }
 
 /**

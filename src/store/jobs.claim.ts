@@ -10,6 +10,7 @@
  */
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database } from '../db/schema.ts';
+import { prepared } from '../db/prepared-statements.ts';
 
 type Db = Kysely<Database>;
 
@@ -61,7 +62,7 @@ export async function claimNewUpload(
   options: { destinationId: string; manager: string; lease: { owner: string; ms: number }; limit: number; maxBytes: number },
 ): Promise<{ uploadId: string; createdAt: Date; jobs: ClaimedJob[] } | undefined> {
   const { destinationId: dest, lease } = options;
-  const { rows } = await sql<ClaimedJob & { upload_id: string; created_at: Date }>`
+  const { rows } = await sql<ClaimedJob & { upload_id: string; created_at: Date }>`${prepared}
     WITH new_upload AS (
       SELECT nextval(pg_get_serial_sequence('br_uploads', 'id')) AS id
     ), ${claimCtes({ ...options, uploadId: sql`(SELECT id FROM new_upload)` })}, inserted AS (

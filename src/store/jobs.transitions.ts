@@ -8,6 +8,7 @@ import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database } from '../db/schema.ts';
 import type { ErrorCode } from '../manager/error-codes.ts';
 import { exhaustedSql, gaveUpReasonSql, nextAttemptSql, type RetryPolicy } from './retry-policy.ts';
+import { prepared } from '../db/prepared-statements.ts';
 
 /** Which jobs a transition may touch. */
 export type JobGuard =
@@ -71,7 +72,7 @@ export async function markAllSucceeded(db: Db, guard: JobGuard): Promise<number>
       db,
     );
   }
-  const { rows } = await sql<{ n: string }>`
+  const { rows } = await sql<{ n: string }>`${prepared}
     WITH ranged AS (
       UPDATE br_uploads u SET jobs_state = 'succeeded', jobs_finished_at = now()
       WHERE u.id = ${guard.uploadId}::bigint AND u.jobs_state = 'executing' AND u.first_job_id IS NOT NULL

@@ -6,6 +6,7 @@
 import { sql, type Kysely } from 'kysely';
 import { isBigintId } from '../db/ids.ts';
 import type { Database, UploadRow, UploadState } from '../db/schema.ts';
+import { prepared } from '../db/prepared-statements.ts';
 
 type Db = Kysely<Database>;
 const ms = (value: number) => sql`${value}::double precision * interval '1 millisecond'`;
@@ -85,7 +86,7 @@ export async function endUploadAttempt(
   },
 ): Promise<boolean> {
   const size = options.size;
-  const result = await sql`
+  const result = await sql`${prepared}
     UPDATE br_uploads SET state = ${options.state}, lease_owner = NULL, lease_expires_at = NULL,
       job_count = ${size ? sql`${size.jobCount}` : sql`job_count`}, bytes = ${size ? sql`${size.bytes}` : sql`bytes`},
       last_error = coalesce(${options.error ?? null}, last_error),

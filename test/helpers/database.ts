@@ -80,7 +80,8 @@ async function cloneTemplate(serverUrl: string, template: string): Promise<TestD
   const name = `${TEST_DATABASE_PREFIX}${Math.floor(Date.now() / 1000)}_${randomBytes(4).toString('hex')}`;
   await adminQuery(serverUrl, `CREATE DATABASE ${name} TEMPLATE ${template}`);
   const url = databaseUrl(serverUrl, name);
-  const pool = createPool({ connectionString: url, max: 10 });
+  // As the daemon connects to a server: hot statements prepared (src/db/prepared-statements.ts).
+  const pool = createPool({ connectionString: url, max: 10 }, undefined, true);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   let closing: Promise<void> | undefined;
   return {

@@ -1,0 +1,50 @@
+/**
+ * The common end of an upload: the vendor accepted every job, none with a warning, no import to
+ * poll. One statement instead of a transaction of three (end the attempt, mark the range and the
+ * retried jobs succeeded): a statement is atomic on its own, and a round trip costs the daemon
+ * about half a millisecond of CPU on the reference machine, most of an upload's fixed cost at 500 jobs.
+ */
+import { sql, type Kysely } from 'kysely';
+import { prepared } from '../db/prepared-statements.ts';
+import type { Database } from '../db/schema.ts';
+
+type Db = Kysely<Database>;
+
+/**
+ * Ends attempt `attempt` of the upload as `finished` with every job succeeded, under the same
+ * guard as `endUploadAttempt` (still `uploading`, owned by `owner`, same attempt): when the guard
+ * fails nothing changes and `recorded` is false. Otherwise the range's jobs without an exception
+ * row become succeeded through the upload row (`jobs_state`), and the upload's exception rows still
+ * `executing` (retries riding along) become succeeded; `succeeded` counts both, as `markAllSucceeded` does.
+ */
+export async function recordUploadSucceeded(
+  db: Db,
+  options: { uploadId: string; owner: string; attempt: number; jobCount: number; bytes: number },
+): Promise<{ recorded: boolean; succeeded: number }> {
+  const { uploadId } = options;
+  const { rows } = await sql<{ recorded: boolean; n: string }>`${prepared}
+    WITH before AS (
+      SELECT jobs_state FROM br_uploads WHERE id = ${uploadId}::bigint
+    ), ended AS (
+      UPDATE br_uploads u SET state = 'finished', lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = NULL,
+        job_count = ${options.jobCount}, bytes = ${options.bytes}, finished_at = now(), updated_at = now(),
+        jobs_state = CASE WHEN u.first_job_id IS NULL THEN u.jobs_state ELSE 'succeeded' END,
+        jobs_finished_at = CASE WHEN u.first_job_id IS NOT NULL AND u.jobs_state = 'executing' THEN now() ELSE u.jobs_finished_at END
+      WHERE u.id = ${uploadId}::bigint AND u.state = 'uploading' AND u.lease_owner = ${options.owner}
+        AND u.attempt = ${options.attempt}
+      RETURNING u.id, u.destination_id, u.first_job_id, u.last_job_id, u.range_count
+    ), ranged AS (
+      SELECT e.range_count - (
+        SELECT count(*) FROM br_job_exceptions x
+        WHERE x.job_id BETWEEN e.first_job_id AND e.last_job_id AND x.destination_id = e.destination_id) AS n
+      FROM ended e, before b WHERE e.first_job_id IS NOT NULL AND b.jobs_state = 'executing'
+    ), listed AS (
+      UPDATE br_job_exceptions SET state = 'succeeded', finished_at = now(), updated_at = now()
+      WHERE upload_id = ${uploadId}::bigint AND state = 'executing' AND EXISTS (SELECT 1 FROM ended)
+      RETURNING 1
+    )
+    SELECT EXISTS (SELECT 1 FROM ended) AS recorded,
+           coalesce((SELECT sum(n) FROM ranged), 0) + (SELECT count(*) FROM listed) AS n
+  `.execute(db);
+  return { recorded: rows[0]!.recorded, succeeded: Number(rows[0]!.n) };
+}
