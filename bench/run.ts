@@ -23,6 +23,7 @@ import type { BurnDownSystem, PhaseResult } from './lib/types.ts';
 import { runBurnDownRounds } from './phases/burn-down-rounds.ts';
 import { runCliRounds } from './phases/cli-ingest-rounds.ts';
 import { runMemory } from './phases/memory.ts';
+import { runIdle } from './phases/idle.ts';
 import { runSteadyRateRounds, STEADY_RATE_SYSTEMS } from './phases/steady-rate-rounds.ts';
 import { comparedSystems } from './lib/compared-systems.ts';
 import type { BurnDownOptions } from './workloads/burn-down.ts';
@@ -72,6 +73,7 @@ if (!settings.embeddedOnly) {
   phases.push(await runBurnDownRounds(systems, settings, workloadOptions));
   phases.push(await runSteadyRateRounds(systems, settings, { adminUrl, progress }));
   if (batchRouter && settings.memory) phases.push(await runMemory(batchRouter, settings.memory.backlog, workloadOptions));
+  if (batchRouter && settings.idle) phases.push(await runIdle(settings.idle.seconds, { adminUrl, progress }));
   if (batchRouter && settings.cli) phases.push(await runCliRounds(settings, { adminUrl, progress }));
   // Ingest through the HTTP API, next to a bare fastify route doing no work, in the same run.
   if (settings.api) phases.push({ rows: await runApiIngest({ adminUrl, n: settings.n, runs: settings.runs, progress }), raw: [] });
@@ -106,6 +108,7 @@ await writeResults(out, {
     w2: settings.w2 ? { ...settings.w2, systems: STEADY_RATE_SYSTEMS.filter((name) => systems.some((s) => s.name === name)) } : null,
     scale: batchRouter ? settings.scale : null,
     memory: batchRouter ? settings.memory : null,
+    idle: batchRouter ? settings.idle : null,
     cliIngest: batchRouter !== undefined && settings.cli,
     apiIngest: settings.api,
     embedded: settings.embedded,

@@ -25,6 +25,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --skip-scale            no scale row
   --backlog N             waiting jobs for the memory row (1,000,000; quick 100,000)
   --skip-memory           no memory row
+  --idle-seconds S        idle row: the daemon's CPU on an empty store, production defaults (30; quick 5)
+  --skip-idle             no idle row
   --skip-cli              no CLI enqueue rows
   --skip-api              no HTTP API ingest rows
   --skip-embedded         no rows on the embedded database (PGlite, no DATABASE_URL)
@@ -43,6 +45,8 @@ export interface BenchSettings {
   w2: { rates: number[]; durationMs: number; startupMs: number; graceMs: number; tickMs: number } | null;
   scale: { rows: number; destinations: HistoryDestination[] } | null;
   memory: { backlog: number } | null;
+  /** The idle row: seconds measured. */
+  idle: { seconds: number } | null;
   cli: boolean;
   api: boolean;
   /** The embedded-database section (CLI ingest, API ingest, W1 on PGlite). */
@@ -72,6 +76,8 @@ export function readSettings(args: string[] = process.argv.slice(2)): BenchSetti
       'skip-scale': { type: 'boolean', default: false },
       backlog: { type: 'string' },
       'skip-memory': { type: 'boolean', default: false },
+      'idle-seconds': { type: 'string' },
+      'skip-idle': { type: 'boolean', default: false },
       'skip-cli': { type: 'boolean', default: false },
       'skip-api': { type: 'boolean', default: false },
       'skip-embedded': { type: 'boolean', default: false },
@@ -112,6 +118,7 @@ export function readSettings(args: string[] = process.argv.slice(2)): BenchSetti
       ? null
       : { rows: scaleRows, destinations: destination === 'both' ? ['same', 'other'] : [destination as HistoryDestination] },
     memory: flags['skip-memory'] || backlog === 0 ? null : { backlog },
+    idle: flags['skip-idle'] ? null : { seconds: Number(flags['idle-seconds'] ?? (quick ? 5 : 30)) },
     cli: !flags['skip-cli'],
     api: !flags['skip-api'],
     embedded: !flags['skip-embedded'] || flags['embedded-only'],

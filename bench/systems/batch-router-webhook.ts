@@ -66,6 +66,8 @@ export async function prepare(
   databaseUrl: string,
   tuning: Readonly<Record<string, number>>,
   override?: DestinationOverride,
+  /** The daemon's environment instead of DAEMON_ENV (the idle row runs production defaults). */
+  daemonEnv: Readonly<Record<string, string>> = DAEMON_ENV,
 ): Promise<PreparedSystem> {
   // The runner's connection, not the daemon's: two connections are plenty for enqueue and polling.
   const database = await openDatabase({ databaseUrl, dataDir: tmpdir(), poolSize: 2, role: 'client' });
@@ -95,7 +97,7 @@ export async function prepare(
       spawnBenchChild(
         'daemon-process.ts',
         {
-          ...DAEMON_ENV,
+          ...daemonEnv,
           DATABASE_URL: databaseUrl,
           BENCH_SINK_URL: sinkUrl,
           BENCH_WORK_DIR: workDir,
