@@ -38,6 +38,12 @@ export interface JobListFilter {
  */
 export async function listJobs(db: Db, f: JobListFilter): Promise<JobRow[]> {
   if (f.visibleDestinations && f.visibleDestinations.length === 0) return [];
+  const { rows } = await listJobsSql(f).execute(db);
+  return rows;
+}
+
+/** The statement behind {@link listJobs} (exported for bench/explain/span-reads.ts). */
+export function listJobsSql(f: JobListFilter): RawBuilder<JobRow> {
   const conditions: RawBuilder<unknown>[] = [sql`true`];
   const add = (value: unknown, condition: RawBuilder<unknown>) => value !== undefined && conditions.push(condition);
   add(f.visibleDestinations, sql`j.destination_id = ANY(${f.visibleDestinations}::text[])`);
@@ -52,16 +58,14 @@ export async function listJobs(db: Db, f: JobListFilter): Promise<JobRow[]> {
   add(f.beforeId, sql`j.id < ${f.beforeId}::bigint`);
   const where = sql.join(conditions, sql` AND `);
   if (!states || states.includes('succeeded')) {
-    const { rows } = await sql<JobRow>`SELECT j.* FROM br_jobs j WHERE ${where} ORDER BY j.id DESC LIMIT ${f.limit}`.execute(db);
-    return rows;
+    return sql<JobRow>`SELECT j.* FROM br_jobs j WHERE ${where} ORDER BY j.id DESC LIMIT ${f.limit}`;
   }
-  const { rows } = await sql<JobRow>`
+  return sql<JobRow>`
     WITH candidates AS (${candidatesOf(f, states)})
     SELECT j.* FROM (SELECT DISTINCT id FROM candidates ORDER BY id DESC) c
     CROSS JOIN LATERAL (SELECT * FROM br_jobs v WHERE v.id = c.id) j
     WHERE ${where} ORDER BY j.id DESC LIMIT ${f.limit}
-  `.execute(db);
-  return rows;
+  `;
 }
 
 /**
