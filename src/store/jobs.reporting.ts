@@ -82,20 +82,25 @@ function candidatesOf(f: JobListFilter, states: readonly JobState[]): RawBuilder
     if (f.destinationId !== undefined) parts.push(sql`${sql.ref(column)} = ${f.destinationId}`);
     return sql.join(parts, sql` AND `);
   };
+  // LATERAL with OFFSET 0 (which keeps the planner from flattening it into a join), so each cursor
+  // and range is one index range scan on (destination_id, id): as a join the planner does not
+  // know the bounds and hashes every job row (measured: 240 ms on 1M jobs).
   const below = (column: string) => (f.beforeId !== undefined ? sql`${sql.ref(column)} < ${f.beforeId}::bigint` : sql`true`);
   const branches: RawBuilder<unknown>[] = [sql`
     SELECT e.job_id AS id FROM br_job_exceptions e
     WHERE e.state = ANY(${states}::text[]) AND ${scope('e.destination_id')} AND ${below('e.job_id')}`];
   if (states.includes('waiting')) {
     branches.push(sql`
-      SELECT r.id FROM br_claim_cursors c JOIN br_job_rows r ON r.destination_id = c.destination_id AND r.id > c.claimed_through
-      WHERE ${scope('c.destination_id')} AND ${below('r.id')}`);
+      SELECT r.id FROM br_claim_cursors c CROSS JOIN LATERAL (
+        SELECT r.id FROM br_job_rows r WHERE r.destination_id = c.destination_id AND r.id > c.claimed_through AND ${below('r.id')} OFFSET 0) r
+      WHERE ${scope('c.destination_id')}`);
   }
   if (states.includes('executing')) {
     branches.push(sql`
-      SELECT r.id FROM br_uploads u JOIN br_job_rows r
-        ON r.destination_id = u.destination_id AND r.id BETWEEN u.first_job_id AND u.last_job_id
-      WHERE u.jobs_state = 'executing' AND u.first_job_id IS NOT NULL AND ${scope('u.destination_id')} AND ${below('r.id')}`);
+      SELECT r.id FROM br_uploads u CROSS JOIN LATERAL (
+        SELECT r.id FROM br_job_rows r
+        WHERE r.destination_id = u.destination_id AND r.id BETWEEN u.first_job_id AND u.last_job_id AND ${below('r.id')} OFFSET 0) r
+      WHERE u.jobs_state = 'executing' AND u.first_job_id IS NOT NULL AND ${scope('u.destination_id')}`);
   }
   return sql<{ id: string }>`${sql.join(branches, sql` UNION ALL `)}`;
 }
