@@ -15,18 +15,41 @@ export const PARTITION_WIDTH = 1_000_000;
 const TABLES = ['br_job_exceptions', 'br_job_payloads', 'br_job_rows'] as const;
 
 /**
- * Makes partitions up to two widths past the next job id; returns how many were made. Two
- * processes sweeping at once may both try to make one: the loser's "already exists" is no error.
+ * Makes partitions up to two widths past the next job id, and the partition of every range that
+ * has jobs in the DEFAULT partition (ids the sequence reached before a partition was made for
+ * them: the function moves them into the new partition, see migration 2026-12-06T06), so retention
+ * can drop them with their partition. Returns how many were made. A lock wait on DEFAULT gives up
+ * after 5 s (the range waits for the next sweep); two processes sweeping at once may both try to
+ * make one: the loser's "already exists" is no error.
  */
 export async function ensureJobPartitions(db: Db): Promise<number> {
   try {
-    const { rows } = await sql<{ n: number }>`
-      SELECT br_ensure_job_partitions(last_value, last_value + ${2 * PARTITION_WIDTH}) AS n FROM br_job_ids`.execute(db);
-    return Number(rows[0]?.n ?? 0);
+    return await db.transaction().execute(async (trx) => {
+      await sql`SET LOCAL lock_timeout = '5s'`.execute(trx);
+      // Read first, made after: DDL on a table the same statement still reads is refused.
+      const { rows: spans } = await sql<{ first: string; last: string }>`
+        SELECT last_value AS first, last_value + ${2 * PARTITION_WIDTH} AS last FROM br_job_ids
+        UNION ALL
+        SELECT n * ${PARTITION_WIDTH}, n * ${PARTITION_WIDTH} FROM (${rangesInDefault()}) d`.execute(trx);
+      let made = 0;
+      for (const span of spans) {
+        const { rows } = await sql<{ n: number }>`SELECT br_ensure_job_partitions(${span.first}::bigint, ${span.last}::bigint) AS n`.execute(trx);
+        made += Number(rows[0]?.n ?? 0);
+      }
+      return made;
+    });
   } catch (error) {
     if ((error as { code?: string }).code === '42P07') return 0;
     throw error;
   }
+}
+
+/** Partition numbers with rows in any DEFAULT partition (which holds only the overflow, so is small). */
+function rangesInDefault() {
+  return sql`
+    SELECT DISTINCT id / ${PARTITION_WIDTH} AS n FROM br_job_rows_default
+    UNION SELECT DISTINCT job_id / ${PARTITION_WIDTH} FROM br_job_payloads_default
+    UNION SELECT DISTINCT job_id / ${PARTITION_WIDTH} FROM br_job_exceptions_default`;
 }
 
 /**

@@ -9,6 +9,7 @@
  */
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database, JobState } from '../db/schema.ts';
+import { spanStateCountsSql } from './jobs.span-counts.ts';
 
 type Db = Kysely<Database>;
 
@@ -61,9 +62,10 @@ export interface IdRange {
 }
 
 /**
- * Counts by state of a destination's jobs whose ids fall in `ranges` (one aggregate statement
- * over the view, each range an index range scan), for `enqueue --wait` to follow exactly the
- * jobs it inserted. Jobs already dropped by retention are simply not counted.
+ * Counts by state of a destination's jobs whose ids fall in `ranges`, for `enqueue --wait` to
+ * follow exactly the jobs it inserted: one statement over uploads, exception rows and the rows
+ * above the cursor (jobs.span-counts.ts), not one view row per job. Jobs already dropped by
+ * retention are simply not counted.
  */
 export async function countStatesInRange(
   db: Db,
@@ -72,11 +74,9 @@ export async function countStatesInRange(
 ): Promise<Record<JobState, number>> {
   const counts = zeroCounts();
   if (ranges.length === 0) return counts;
+  const spans = sql`unnest(${ranges.map((r) => r.first)}::bigint[], ${ranges.map((r) => r.last)}::bigint[]) AS q(first_id, last_id)`;
   const { rows } = await sql<{ state: JobState; n: string }>`
-    SELECT j.state, count(*) AS n
-    FROM unnest(${ranges.map((r) => r.first)}::bigint[], ${ranges.map((r) => r.last)}::bigint[]) AS r(first_id, last_id)
-    JOIN br_jobs j ON j.id BETWEEN r.first_id AND r.last_id AND j.destination_id = ${destinationId}
-    GROUP BY j.state
+    SELECT state, sum(n)::bigint AS n FROM (${spanStateCountsSql({ destinationId: sql`${destinationId}::text`, spans })}) parts GROUP BY state
   `.execute(db);
   for (const row of rows) counts[row.state] = Number(row.n);
   return counts;

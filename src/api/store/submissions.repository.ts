@@ -4,8 +4,9 @@
  * together with a summary that outlives the jobs, so callbacks fire once and late readers still
  * see the outcome after retention deleted the jobs.
  */
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database, JobState, SubmissionRow, SubmissionState } from '../../db/schema.ts';
+import { spanStateCountsSql, submissionDestinationSql, submissionSpanSql } from '../../store/jobs.span-counts.ts';
 
 type Db = Kysely<Database>;
 export type StateCounts = Record<JobState, number>;
@@ -50,28 +51,63 @@ export async function getSubmission(db: Db, id: string): Promise<SubmissionRow |
   return db.selectFrom('br_submissions').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-/** Live counts by state of a submission's jobs: one aggregate over the submission index. */
+/**
+ * `SELECT state, n` rows (sum them by state) of the jobs of the submission `id` (an expression):
+ * the span of its ids counted from uploads, exception rows and the rows above the cursor
+ * (src/store/jobs.span-counts.ts), not one `br_jobs` view row per job.
+ */
+function submissionCountsSql(id: RawBuilder<unknown>) {
+  return spanStateCountsSql({ destinationId: submissionDestinationSql(id), spans: submissionSpanSql(id), submissionId: id });
+}
+
+/** Live counts by state of a submission's jobs. */
 export async function countStatesOfSubmission(db: Db, id: string): Promise<StateCounts> {
   const counts = zeroStateCounts();
   const { rows } = await sql<{ state: JobState; n: string }>`
-    SELECT state, count(*) AS n FROM br_jobs WHERE submission_id = ${id} GROUP BY state
+    SELECT state, sum(n)::bigint AS n FROM (${submissionCountsSql(sql`${id}::text`)}) parts GROUP BY state
   `.execute(db);
   for (const row of rows) counts[row.state] = Number(row.n);
   return counts;
 }
 
+/**
+ * The first `limit` aborted or cancelled jobs of the submission `id` (an expression), by id, with
+ * their reasons. Both states exist only as exception rows, so this reads those rows in the
+ * submission's span, never the view.
+ */
+function firstReasonsSql(id: RawBuilder<unknown>, limit: number) {
+  return sql<{ id: string; state: JobState; reason: string | null }>`
+    SELECT e.job_id AS id, e.state, e.reason
+    FROM ${submissionSpanSql(id)}
+    JOIN br_job_exceptions e ON e.job_id BETWEEN q.first_id AND q.last_id AND e.state IN ('aborted', 'cancelled')
+    JOIN br_job_rows r ON r.id = e.job_id AND r.submission_id = ${id}
+    ORDER BY e.job_id LIMIT ${limit}`;
+}
+
 /** The first `limit` jobs (by id) that were aborted or cancelled, with their reasons. */
 export async function firstReasonsOfSubmission(db: Db, id: string, limit: number): Promise<JobReason[]> {
-  const { rows } = await sql<{ id: string; state: JobState; reason: string | null }>`
-    SELECT id, state, reason FROM br_jobs
-    WHERE submission_id = ${id} AND state IN ('aborted', 'cancelled') ORDER BY id LIMIT ${limit}
-  `.execute(db);
+  const { rows } = await firstReasonsSql(sql`${id}::text`, limit).execute(db);
   return rows.map((r) => ({ jobId: r.id, state: r.state, reason: r.reason ?? r.state }));
 }
 
-/** When the submission's last job finished (its completion time before the finalizer records it). */
+/**
+ * When the submission's last job finished (its completion time before the finalizer records it):
+ * the latest of its exception rows' and of the uploads whose range holds one of its jobs without
+ * an exception row (such a job finished with its upload).
+ */
 export async function lastFinishedAtOfSubmission(db: Db, id: string): Promise<Date | null> {
-  const { rows } = await sql<{ at: Date | null }>`SELECT max(finished_at) AS at FROM br_jobs WHERE submission_id = ${id}`.execute(db);
+  const { rows } = await sql<{ at: Date | null }>`
+    WITH span AS (SELECT q.first_id, q.last_id FROM ${submissionSpanSql(sql`${id}::text`)})
+    SELECT greatest(
+      (SELECT max(e.finished_at) FROM span JOIN br_job_exceptions e ON e.job_id BETWEEN span.first_id AND span.last_id
+       JOIN br_job_rows r ON r.id = e.job_id AND r.submission_id = ${id}),
+      (SELECT max(u.jobs_finished_at) FROM span JOIN br_uploads u
+         ON u.destination_id = ${submissionDestinationSql(sql`${id}::text`)} AND u.first_job_id IS NOT NULL
+        AND u.first_job_id <= span.last_id AND u.last_job_id >= span.first_id
+       WHERE EXISTS (SELECT 1 FROM br_job_rows r
+                     WHERE r.submission_id = ${id} AND r.id BETWEEN greatest(span.first_id, u.first_job_id) AND least(span.last_id, u.last_job_id)
+                       AND NOT EXISTS (SELECT 1 FROM br_job_exceptions x WHERE x.job_id = r.id)))) AS at
+  `.execute(db);
   return rows[0]?.at ?? null;
 }
 
@@ -95,20 +131,19 @@ export async function finalizeSubmissions(db: Db, limit: number, errorsLimit: nu
   const { rows: due } = await sql<{ id: string }>`
     SELECT s.id FROM br_submissions s
     WHERE s.state = 'pending' AND NOT EXISTS (
-      SELECT 1 FROM br_jobs j WHERE j.submission_id = s.id AND j.state IN ('waiting', 'executing', 'importing'))
+      SELECT 1 FROM (${submissionCountsSql(sql`s.id`)}) c WHERE c.state IN ('waiting', 'executing', 'importing') AND c.n > 0)
     ORDER BY s.created_at LIMIT ${limit}
     FOR UPDATE SKIP LOCKED
   `.execute(db);
   if (due.length === 0) return [];
   const ids = due.map((r) => r.id);
   const { rows: countRows } = await sql<{ submission_id: string; state: JobState; n: string }>`
-    SELECT submission_id, state, count(*) AS n FROM br_jobs WHERE submission_id = ANY(${ids}::text[]) GROUP BY 1, 2
+    SELECT s.id AS submission_id, c.state, sum(c.n)::bigint AS n FROM unnest(${ids}::text[]) AS s(id)
+    CROSS JOIN LATERAL (${submissionCountsSql(sql`s.id`)}) c GROUP BY 1, 2
   `.execute(db);
   const { rows: reasonRows } = await sql<{ submission_id: string; id: string; state: JobState; reason: string | null }>`
     SELECT s.id AS submission_id, r.id, r.state, r.reason FROM unnest(${ids}::text[]) AS s(id)
-    CROSS JOIN LATERAL (
-      SELECT id, state, reason FROM br_jobs
-      WHERE submission_id = s.id AND state IN ('aborted', 'cancelled') ORDER BY id LIMIT ${errorsLimit}) r
+    CROSS JOIN LATERAL (${firstReasonsSql(sql`s.id`, errorsLimit)}) r
   `.execute(db);
   const summaries = new Map(ids.map((id) => [id, { counts: zeroStateCounts(), errors: [] as JobReason[] }]));
   for (const row of countRows) summaries.get(row.submission_id)!.counts[row.state] = Number(row.n);
@@ -155,7 +190,7 @@ export async function deleteOldSubmissions(db: Db, maxAgeMs: number, batchSize: 
     DELETE FROM br_submissions WHERE id IN (
       SELECT s.id FROM br_submissions s
       WHERE s.state <> 'pending' AND s.completed_at < now() - ${maxAgeMs}::double precision * interval '1 millisecond'
-        AND NOT EXISTS (SELECT 1 FROM br_jobs j WHERE j.submission_id = s.id)
+        AND NOT EXISTS (SELECT 1 FROM br_job_rows r WHERE r.submission_id = s.id)
       ORDER BY s.completed_at LIMIT ${batchSize})
   `.execute(db);
   return Number(result.numAffectedRows ?? 0n);
