@@ -67,7 +67,7 @@ describe('single-destination statements', () => {
     const recorded = new Kysely<Database>({
       dialect: new PostgresDialect({ pool: t.pool }),
       log: (event) => {
-        if (event.level === 'query') statements.add(event.query.sql.replaceAll('"', '').replace(/\s+/g, ' ').trim());
+        if (event.level === 'query') statements.add(event.query.sql.replace(/^\s*\/\*.*?\*\//, '').replaceAll('"', '').replace(/\s+/g, ' ').trim());
       },
     });
     let attempts = 0;
