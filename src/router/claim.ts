@@ -43,10 +43,10 @@ export async function claimNextUpload(ctx: RouterContext, destination: ActiveDes
     if (gate.retryDue) {
       const retry = await claimRetryUpload(trx, destination.id, lease);
       if (retry) {
-        const jobs = await claimJobsOfUpload(trx, retry.id);
+        const jobs = await claimJobsOfUpload(trx, retry.id, destination.id);
         if (jobs.length > 0) return { kind: 'claimed', uploadId: retry.id, attempt: retry.attempt, createdAt: retry.created_at, jobs } as const;
         // Every job left the upload meanwhile (cancelled): nothing to resend.
-        await endUploadAttempt(trx, { uploadId: retry.id, owner: lease.owner, attempt: retry.attempt, state: 'finished' });
+        await endUploadAttempt(trx, { uploadId: retry.id, destinationId: destination.id, owner: lease.owner, attempt: retry.attempt, state: 'finished' });
       }
     }
 

@@ -61,7 +61,7 @@ async function pollOne(ctx: RouterContext, destination: ActiveDestination, row: 
     if (failure.action !== 'retry' && failure.action !== 'snooze') return failure;
     log.warn(failureLogFields(error, failure), message);
     const inMs = Math.max(failure.retryAfterMs ?? 0, tuning.pollIntervalMs);
-    await schedulePoll(ctx.db, { importId: row.id, owner: ctx.workerId, progress: null, inMs });
+    await schedulePoll(ctx.db, { importId: row.id, destinationId: row.destination_id, owner: ctx.workerId, progress: null, inMs });
     return undefined;
   };
   const runningForMs = Date.now() - open.startedAt;
@@ -90,11 +90,11 @@ async function pollOne(ctx: RouterContext, destination: ActiveDestination, row: 
   if (result.status === 'in_progress') {
     const progress = typeof result.progress === 'number' ? Math.max(0, Math.min(100, result.progress)) : null;
     const inMs = Math.max(result.retryAfterMs ?? 0, tuning.pollIntervalMs);
-    await schedulePoll(ctx.db, { importId: row.id, owner: ctx.workerId, progress, inMs });
+    await schedulePoll(ctx.db, { importId: row.id, destinationId: row.destination_id, owner: ctx.workerId, progress, inMs });
     return;
   }
 
-  const jobs = await jobsOfImport(ctx.db, row.id);
+  const jobs = await jobsOfImport(ctx.db, row.id, row.destination_id);
   let outcomes: readonly JobOutcome[] | undefined;
   if (result.status === 'completed' && (result.hasRecordFailures || result.hasWarnings)) {
     try {
@@ -110,14 +110,14 @@ async function pollOne(ctx: RouterContext, destination: ActiveDestination, row: 
       };
     }
   }
-  const guard = { state: 'importing', importId: row.id } as const;
+  const guard = { state: 'importing', importId: row.id, destinationId: row.destination_id } as const;
   const secrets = destination.secrets;
   const unconfirmedJobs = outcomes ? countUnconfirmed(outcomes) : 0;
   await ctx.db.transaction().execute(async (trx) => {
     const state = result.status === 'completed' ? 'completed' : 'failed';
     const error = result.status === 'failed' ? redactText(result.reason, secrets) : null;
     const codes = result.status === 'failed' ? { code: (result.code ?? ERROR_CODES.importFailed) as ErrorCode, vendorCode: result.vendorCode } : undefined;
-    const finished = await finishImport(trx, { importId: row.id, owner: ctx.workerId, state, error, errorCode: codes?.code, unconfirmedJobs });
+    const finished = await finishImport(trx, { importId: row.id, destinationId: row.destination_id, owner: ctx.workerId, state, error, errorCode: codes?.code, unconfirmedJobs });
     if (!finished) return;
     if (result.status === 'failed') {
       const items = jobs.map((j) => ({ jobId: j.jobId, error: `vendor import failed: ${error}`, ...codes! }));
@@ -130,7 +130,7 @@ async function pollOne(ctx: RouterContext, destination: ActiveDestination, row: 
     } else {
       await markSucceeded(trx, guard, jobs.map((j) => ({ jobId: j.jobId })));
     }
-    await finishSettledUploads(trx, [row.upload_id]);
+    await finishSettledUploads(trx, [row.upload_id], row.destination_id);
   });
   if (unconfirmedJobs > 0) {
     // The vendor's totals and its listed rows disagreed: the jobs were re-sent or aborted per the

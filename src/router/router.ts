@@ -127,10 +127,12 @@ export class Router {
 
   async #heartbeat(): Promise<number> {
     const lease = { owner: this.options.workerId, ms: this.options.leaseMs };
-    const owned = this.#workers.flatMap((w) => w.inFlightUploadIds.map((id) => ({ id, worker: w })));
-    if (owned.length > 0) {
-      const held = await heartbeat(this.options.db, owned.map((o) => o.id), lease);
-      for (const { id, worker } of owned) if (!held.has(id)) worker.leaseLost(id);
+    // One statement per destination with uploads in flight: each routes to that destination's shard.
+    for (const worker of this.#workers) {
+      const owned = worker.inFlightUploadIds;
+      if (owned.length === 0) continue;
+      const held = await heartbeat(this.options.db, owned, lease, worker.destination.id);
+      for (const id of owned) if (!held.has(id)) worker.leaseLost(id);
     }
     return this.options.heartbeatMs;
   }

@@ -17,18 +17,18 @@ export async function recoverExpiredUploads(ctx: RouterContext, destinationId: s
   return ctx.db.transaction().execute(async (trx) => {
     const expired = await expireLeases(trx, destinationId);
     for (const upload of expired) {
-      const jobIds = await executingJobsOf(trx, upload.id);
+      const jobIds = await executingJobsOf(trx, upload.id, destinationId);
       const error = `worker ${upload.owner ?? '?'} stopped renewing its lease (crashed or stalled) while sending upload ${upload.id}`;
       const { aborted } = await scheduleRetries(
         trx,
-        { state: 'executing', uploadId: upload.id },
+        { state: 'executing', uploadId: upload.id, destinationId },
         jobIds.map((jobId) => ({ jobId, error, code: ERROR_CODES.workerLost })),
         policy,
         true,
       );
       if (aborted > 0) ctx.log.warn({ uploadId: upload.id, aborted }, 'jobs of a crashed upload gave up');
     }
-    await finishSettledUploads(trx, expired.map((u) => u.id));
+    await finishSettledUploads(trx, expired.map((u) => u.id), destinationId);
     if (expired.length > 0) ctx.log.warn({ destinationId, uploads: expired.map((u) => u.id) }, 'recovered uploads of a dead worker');
     return expired.length;
   });
@@ -41,7 +41,7 @@ export async function recoverExpiredUploads(ctx: RouterContext, destinationId: s
 export async function abortWaitingJobs(ctx: RouterContext, destinationId: string, reason: string): Promise<number> {
   return ctx.db.transaction().execute(async (trx) => {
     const { aborted, uploadIds } = await abortWaitingOfDestination(trx, destinationId, reason, 10_000);
-    await finishSettledUploads(trx, uploadIds);
+    await finishSettledUploads(trx, uploadIds, destinationId);
     return aborted;
   });
 }

@@ -34,7 +34,7 @@ export async function runUpload(
   leaseLost: AbortSignal,
 ): Promise<void> {
   const log = ctx.log.child({ destinationId: destination.id, uploadId: claim.uploadId, attempt: claim.attempt });
-  const guard = { state: 'executing', uploadId: claim.uploadId } as const;
+  const guard = { state: 'executing', uploadId: claim.uploadId, destinationId: destination.id } as const;
   const { rejected, entries } = transformJobs(destination, claim.jobs);
   const rejectedIds = new Set(rejected.map((r) => r.jobId));
   const file = await stageRows(stagingPath(ctx.stagingDir, destination.id, claim.uploadId), entries, ctx.stagingMemoryBytes);
@@ -68,7 +68,7 @@ export async function runUpload(
     const reconciled = failure ? undefined : reconcileOutcomes(file.jobIds, result?.outcomes ?? [], result?.imports ?? [], log);
     if (reconciled && rejected.length === 0 && allPlainSuccesses(reconciled)) {
       const { recorded, succeeded } = await recordUploadSucceeded(ctx.db, {
-        uploadId: claim.uploadId, owner: ctx.workerId, attempt: claim.attempt, jobCount: claim.jobs.length, bytes: file.bytes,
+        uploadId: claim.uploadId, destinationId: destination.id, owner: ctx.workerId, attempt: claim.attempt, jobCount: claim.jobs.length, bytes: file.bytes,
       });
       if (recorded) log.info({ jobs: claim.jobs.length, rejected: 0, imports: 0, succeeded }, 'upload recorded');
       else log.warn(LEASE_LOST);
@@ -80,13 +80,13 @@ export async function runUpload(
         const sent = { ...claim, jobs: claim.jobs.filter((j) => !rejectedIds.has(j.id)) };
         if (!(await recordWholeFailure(trx, destination, sent, ctx.workerId, failure, file.bytes, log))) return false;
         await markAborted(trx, guard, rejected);
-        await finishSettledUploads(trx, [claim.uploadId]);
+        await finishSettledUploads(trx, [claim.uploadId], destination.id);
         return true;
       }
       if (!reconciled) throw new Error('unreachable: no failure and no outcomes');
       const state = reconciled.imports.length > 0 ? 'importing' : 'finished';
       const size = { jobCount: claim.jobs.length, bytes: file.bytes };
-      if (!(await endUploadAttempt(trx, { uploadId: claim.uploadId, owner: ctx.workerId, attempt: claim.attempt, state, size }))) {
+      if (!(await endUploadAttempt(trx, { uploadId: claim.uploadId, destinationId: destination.id, owner: ctx.workerId, attempt: claim.attempt, state, size }))) {
         return false;
       }
       await markAborted(trx, guard, rejected);
@@ -102,6 +102,7 @@ export async function runUpload(
         reconciled.imports.flatMap((imp, index) =>
           imp.jobs.map((job) => ({ jobId: job.jobId, importId: importIds[index]!, correlationKey: job.correlationKey })),
         ),
+        destination.id,
       );
       // Rejected jobs were aborted above; every other job of the upload has exactly one verdict,
       // in an import or among the outcomes, so with no imports the outcomes cover the guard.
@@ -197,13 +198,13 @@ async function recordWholeFailure(
   bytes: number,
   log: Logger,
 ): Promise<boolean> {
-  const guard = { state: 'executing', uploadId: claim.uploadId } as const;
+  const guard = { state: 'executing', uploadId: claim.uploadId, destinationId: destination.id } as const;
   const message = redactText(failure.message, destination.secrets);
   const codes = { code: failure.code, vendorCode: failure.vendorCode };
   const jobIds = claim.jobs.map((j) => j.id);
   if (failure.action === 'abort' || failure.action === 'config') {
     const ok = await endUploadAttempt(trx, {
-      uploadId: claim.uploadId, owner, attempt: claim.attempt, state: 'finished', error: message, errorCode: failure.code,
+      uploadId: claim.uploadId, destinationId: destination.id, owner, attempt: claim.attempt, state: 'finished', error: message, errorCode: failure.code,
     });
     if (ok) await markAborted(trx, guard, jobIds.map((jobId) => ({ jobId, reason: message, ...codes })));
     return ok;
@@ -214,7 +215,7 @@ async function recordWholeFailure(
       ? failure.retryAfterMs ?? range.max
       : Math.max(failure.retryAfterMs ?? 0, range.min + Math.random() * (range.max - range.min));
   const ok = await endUploadAttempt(trx, {
-    uploadId: claim.uploadId, owner, attempt: claim.attempt, state: 'retry_wait', error: message, errorCode: failure.code, retryAfterMs: delayMs,
+    uploadId: claim.uploadId, destinationId: destination.id, owner, attempt: claim.attempt, state: 'retry_wait', error: message, errorCode: failure.code, retryAfterMs: delayMs,
     size: { jobCount: claim.jobs.length, bytes },
   });
   if (!ok) return false;
@@ -224,7 +225,7 @@ async function recordWholeFailure(
     const { aborted } = await scheduleRetries(trx, guard, jobIds.map((jobId) => ({ jobId, error: message, ...codes })), destination.tuning, true);
     if (aborted > 0) log.warn({ aborted }, 'jobs gave up: attempt limit and retry window both exhausted');
   }
-  await finishSettledUploads(trx, [claim.uploadId]);
+  await finishSettledUploads(trx, [claim.uploadId], destination.id);
   return true;
 }
 

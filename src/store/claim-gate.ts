@@ -95,7 +95,7 @@ function backlogSql(destinationId: string, cap: number, sendAfterMs: number) {
     ), fresh AS (
       SELECT r.id, r.created_at FROM br_job_rows r
       WHERE r.destination_id = ${destinationId} AND r.id > (SELECT through FROM cur)
-        AND NOT EXISTS (SELECT 1 FROM br_job_exceptions e WHERE e.job_id = r.id)
+        AND NOT EXISTS (SELECT 1 FROM br_job_exceptions e WHERE e.destination_id = ${destinationId} AND e.job_id = r.id)
       ORDER BY r.id
     ), retries AS (
       SELECT next_attempt_at FROM br_job_exceptions

@@ -8,6 +8,7 @@ import { isBigintId } from '../db/ids.ts';
 import type { JsonObject } from '../manager/contract.ts';
 import type { Database, ImportRow, ImportState } from '../db/schema.ts';
 import type { Lease } from './uploads.repository.ts';
+import { sameDestination } from './destination-scope.ts';
 
 type Db = Kysely<Database>;
 const ms = (value: number) => sql`${value}::double precision * interval '1 millisecond'`;
@@ -57,12 +58,12 @@ export async function claimDueImports(
 /** Still running: remember progress, schedule the next poll, release the lease. */
 export async function schedulePoll(
   db: Db,
-  options: { importId: string; owner: string; progress: number | null; inMs: number },
+  options: { importId: string; destinationId?: string; owner: string; progress: number | null; inMs: number },
 ): Promise<boolean> {
   const result = await sql`
     UPDATE br_imports SET progress = coalesce(${options.progress}::real, progress), poll_count = poll_count + 1,
       next_poll_at = now() + ${ms(options.inMs)}, lease_owner = NULL, lease_expires_at = NULL
-    WHERE id = ${options.importId}::bigint AND state = 'polling' AND lease_owner = ${options.owner}
+    WHERE ${sameDestination(sql.ref('destination_id'), options.destinationId)} AND id = ${options.importId}::bigint AND state = 'polling' AND lease_owner = ${options.owner}
   `.execute(db);
   return Number(result.numAffectedRows ?? 0n) === 1;
 }
@@ -72,6 +73,8 @@ export async function finishImport(
   db: Db,
   options: {
     importId: string;
+    /** The import's destination, named in the statement so it routes to one shard. */
+    destinationId?: string;
     owner: string;
     state: Exclude<ImportState, 'polling'>;
     error?: string | null;
@@ -86,15 +89,21 @@ export async function finishImport(
       error_code = ${options.errorCode ?? null}, unconfirmed_jobs = ${options.unconfirmedJobs ?? 0},
       progress = CASE WHEN ${options.state} = 'completed' THEN 100 ELSE progress END,
       poll_count = poll_count + 1, finished_at = now(), lease_owner = NULL, lease_expires_at = NULL
-    WHERE id = ${options.importId}::bigint AND state = 'polling' AND lease_owner = ${options.owner}
+    WHERE ${sameDestination(sql.ref('destination_id'), options.destinationId)} AND id = ${options.importId}::bigint AND state = 'polling' AND lease_owner = ${options.owner}
   `.execute(db);
   return Number(result.numAffectedRows ?? 0n) === 1;
 }
 
 /** Jobs still waiting on an import, with the correlation keys persisted at upload time. */
-export async function jobsOfImport(db: Db, importId: string): Promise<Array<{ jobId: string; correlationKey: string | null }>> {
+export async function jobsOfImport(
+  db: Db,
+  importId: string,
+  destinationId?: string,
+): Promise<Array<{ jobId: string; correlationKey: string | null }>> {
   const { rows } = await sql<{ id: string; correlation_key: string | null }>`
-    SELECT job_id AS id, correlation_key FROM br_job_exceptions WHERE import_id = ${importId}::bigint AND state = 'importing' ORDER BY job_id
+    SELECT job_id AS id, correlation_key FROM br_job_exceptions
+    WHERE ${sameDestination(sql.ref('destination_id'), destinationId)} AND import_id = ${importId}::bigint AND state = 'importing'
+    ORDER BY job_id
   `.execute(db);
   return rows.map((r) => ({ jobId: r.id, correlationKey: r.correlation_key }));
 }

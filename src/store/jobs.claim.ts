@@ -11,6 +11,7 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database } from '../db/schema.ts';
 import { prepared } from '../db/prepared-statements.ts';
+import { sameDestination } from './destination-scope.ts';
 
 type Db = Kysely<Database>;
 
@@ -39,7 +40,7 @@ export async function claimReadyJobs(
     WITH ${claimCtes({ ...options, uploadId: sql`${uploadId}::bigint` })}, ranged AS (
       UPDATE br_uploads u SET first_job_id = taken.first_id, last_job_id = taken.last_id, jobs_state = 'executing',
              range_count = ${rangeCountSql(dest)}
-      FROM taken WHERE u.id = ${uploadId}::bigint AND taken.last_id IS NOT NULL
+      FROM taken WHERE u.destination_id = ${dest} AND u.id = ${uploadId}::bigint AND taken.last_id IS NOT NULL
     )
     ${claimedJobsSql}
   `.execute(db);
@@ -105,12 +106,12 @@ function claimCtes(options: { destinationId: string; uploadId: RawBuilder<unknow
     ), fresh AS (
       SELECT r.id, r.payload_bytes FROM br_job_rows r
       WHERE r.destination_id = ${dest} AND r.id > (SELECT claimed_through FROM cur)
-        AND NOT EXISTS (SELECT 1 FROM br_job_exceptions e WHERE e.job_id = r.id)
+        AND NOT EXISTS (SELECT 1 FROM br_job_exceptions e WHERE e.destination_id = ${dest} AND e.job_id = r.id)
       ORDER BY r.id LIMIT ${limit}
     ), candidates AS (
       SELECT * FROM (
         SELECT t.id, r.payload_bytes, true AS retry, row_number() OVER (ORDER BY t.next_attempt_at, t.id) AS ord
-        FROM retries t JOIN br_job_rows r ON r.id = t.id
+        FROM retries t JOIN br_job_rows r ON r.destination_id = ${dest} AND r.id = t.id
         UNION ALL
         SELECT id, payload_bytes, false, ${limit}::bigint + row_number() OVER (ORDER BY id) FROM fresh
       ) c ORDER BY ord LIMIT ${limit}
@@ -121,7 +122,7 @@ function claimCtes(options: { destinationId: string; uploadId: RawBuilder<unknow
     ), retried AS (
       UPDATE br_job_exceptions e SET state = 'executing', attempts = e.attempts + 1, upload_id = ${uploadId},
              import_id = NULL, updated_at = now()
-      WHERE e.job_id = ANY(ARRAY(SELECT id FROM bounded WHERE retry))
+      WHERE e.destination_id = ${dest} AND e.job_id = ANY(ARRAY(SELECT id FROM bounded WHERE retry))
       RETURNING e.job_id AS id, e.attempts
     ), taken AS (
       SELECT min(id) AS first_id, max(id) AS last_id FROM bounded WHERE NOT retry
@@ -143,11 +144,11 @@ const claimedJobsSql = sql`
     ) c LEFT JOIN br_job_payloads p ON p.job_id = c.id ORDER BY c.id`;
 
 /** Re-claims the waiting jobs of an upload that is being retried as a unit, with their payloads. */
-export async function claimJobsOfUpload(db: Db, uploadId: string): Promise<ClaimedJob[]> {
+export async function claimJobsOfUpload(db: Db, uploadId: string, destinationId?: string): Promise<ClaimedJob[]> {
   const { rows } = await sql<ClaimedJob>`
     WITH claimed AS (
       UPDATE br_job_exceptions e SET state = 'executing', attempts = e.attempts + 1, updated_at = now()
-      WHERE e.upload_id = ${uploadId}::bigint AND e.state = 'waiting'
+      WHERE ${sameDestination(sql.ref('e.destination_id'), destinationId)} AND e.upload_id = ${uploadId}::bigint AND e.state = 'waiting'
       RETURNING e.job_id AS id, e.attempts
     )
     SELECT c.id, c.attempts, p.payload FROM claimed c LEFT JOIN br_job_payloads p ON p.job_id = c.id ORDER BY c.id

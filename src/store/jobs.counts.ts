@@ -9,6 +9,7 @@
  */
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database, JobState } from '../db/schema.ts';
+import { sameDestination } from './destination-scope.ts';
 import { spanStateCountsSql } from './jobs.span-counts.ts';
 
 type Db = Kysely<Database>;
@@ -34,7 +35,7 @@ function countsSql(scope: RawBuilder<boolean>) {
       SELECT d.destination_id, 'waiting', (
                SELECT count(*) FROM br_job_rows r
                WHERE r.destination_id = d.destination_id AND r.id > d.claimed_through
-                 AND NOT EXISTS (SELECT 1 FROM br_job_exceptions e WHERE e.job_id = r.id))
+                 AND NOT EXISTS (SELECT 1 FROM br_job_exceptions e WHERE e.destination_id = r.destination_id AND e.job_id = r.id))
       FROM dest d
     ) parts GROUP BY 1, 2 HAVING sum(n) > 0`;
 }
@@ -98,14 +99,15 @@ export async function countStatesOfUpload(db: Db, uploadId: string): Promise<Rec
 }
 
 /** Ids of the jobs an upload currently holds in `executing`: what a dead worker left behind. */
-export async function executingJobsOf(db: Db, uploadId: string): Promise<string[]> {
+export async function executingJobsOf(db: Db, uploadId: string, destinationId?: string): Promise<string[]> {
   const { rows } = await sql<{ id: string }>`
-    SELECT job_id AS id FROM br_job_exceptions WHERE upload_id = ${uploadId}::bigint AND state = 'executing'
+    SELECT job_id AS id FROM br_job_exceptions
+    WHERE ${sameDestination(sql.ref('destination_id'), destinationId)} AND upload_id = ${uploadId}::bigint AND state = 'executing'
     UNION ALL
     SELECT r.id FROM br_uploads u JOIN br_job_rows r
       ON r.destination_id = u.destination_id AND r.id BETWEEN u.first_job_id AND u.last_job_id
-    WHERE u.id = ${uploadId}::bigint AND u.jobs_state = 'executing'
-      AND NOT EXISTS (SELECT 1 FROM br_job_exceptions e WHERE e.job_id = r.id)
+    WHERE ${sameDestination(sql.ref('u.destination_id'), destinationId)} AND u.id = ${uploadId}::bigint AND u.jobs_state = 'executing'
+      AND NOT EXISTS (SELECT 1 FROM br_job_exceptions e WHERE e.destination_id = r.destination_id AND e.job_id = r.id)
     ORDER BY id
   `.execute(db);
   return rows.map((r) => r.id);

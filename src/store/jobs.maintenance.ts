@@ -85,13 +85,13 @@ export async function abortWaitingOfDestination(
       (SELECT r.id FROM br_job_rows r
        WHERE r.destination_id = ${destinationId}
          AND r.id > coalesce((SELECT claimed_through FROM br_claim_cursors WHERE destination_id = ${destinationId}), 0)
-         AND NOT EXISTS (SELECT 1 FROM br_job_exceptions e WHERE e.job_id = r.id)
+         AND NOT EXISTS (SELECT 1 FROM br_job_exceptions e WHERE e.destination_id = r.destination_id AND e.job_id = r.id)
        ORDER BY r.id LIMIT ${limit})
       LIMIT ${limit}
     ), changed AS (
       UPDATE br_jobs j SET state = 'aborted', reason = ${reason}, last_error = ${reason}, error_code = 'config', vendor_code = NULL,
              finished_at = now(), updated_at = now()
-      WHERE j.id = ANY(ARRAY(SELECT id FROM doomed)) AND j.state = 'waiting'
+      WHERE j.destination_id = ${destinationId} AND j.id = ANY(ARRAY(SELECT id FROM doomed)) AND j.state = 'waiting'
       RETURNING j.upload_id
     )
     SELECT count(*) AS n, array_agg(DISTINCT upload_id::text) FILTER (WHERE upload_id IS NOT NULL) AS uploads FROM changed

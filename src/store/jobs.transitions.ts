@@ -7,22 +7,28 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database } from '../db/schema.ts';
 import type { ErrorCode } from '../manager/error-codes.ts';
+import { sameDestination } from './destination-scope.ts';
 import { exhaustedSql, gaveUpReasonSql, nextAttemptSql, type RetryPolicy } from './retry-policy.ts';
 import { prepared } from '../db/prepared-statements.ts';
 
-/** Which jobs a transition may touch. */
+/**
+ * Which jobs a transition may touch. `destinationId`, the destination owning the upload or import,
+ * is named in every statement when given (the router always gives it), so a store distributed by
+ * destination routes each transition to one shard (docs/store-design.md, "Scaling past one database").
+ */
 export type JobGuard =
   /** Jobs being sent as part of this upload. */
-  | { readonly state: 'executing'; readonly uploadId: string }
+  | { readonly state: 'executing'; readonly uploadId: string; readonly destinationId?: string }
   /** Jobs waiting on this vendor import. */
-  | { readonly state: 'importing'; readonly importId: string };
+  | { readonly state: 'importing'; readonly importId: string; readonly destinationId?: string };
 
 type Db = Kysely<Database>;
 
 function guardSql(guard: JobGuard): RawBuilder<boolean> {
-  return guard.state === 'executing'
+  const owner = guard.state === 'executing'
     ? sql<boolean>`j.state = 'executing' AND j.upload_id = ${guard.uploadId}::bigint`
     : sql<boolean>`j.state = 'importing' AND j.import_id = ${guard.importId}::bigint`;
+  return sql<boolean>`${sameDestination(sql.ref('j.destination_id'), guard.destinationId)} AND ${owner}`;
 }
 
 /**
@@ -68,20 +74,23 @@ export async function markAllSucceeded(db: Db, guard: JobGuard): Promise<number>
   if (guard.state === 'importing') {
     return count(
       sql`UPDATE br_job_exceptions SET state = 'succeeded', finished_at = now(), updated_at = now()
-          WHERE import_id = ${guard.importId}::bigint AND state = 'importing'`,
+          WHERE ${sameDestination(sql.ref('destination_id'), guard.destinationId)}
+            AND import_id = ${guard.importId}::bigint AND state = 'importing'`,
       db,
     );
   }
   const { rows } = await sql<{ n: string }>`${prepared}
     WITH ranged AS (
       UPDATE br_uploads u SET jobs_state = 'succeeded', jobs_finished_at = now()
-      WHERE u.id = ${guard.uploadId}::bigint AND u.jobs_state = 'executing' AND u.first_job_id IS NOT NULL
+      WHERE ${sameDestination(sql.ref('u.destination_id'), guard.destinationId)}
+        AND u.id = ${guard.uploadId}::bigint AND u.jobs_state = 'executing' AND u.first_job_id IS NOT NULL
       RETURNING u.range_count - (
         SELECT count(*) FROM br_job_exceptions e
         WHERE e.job_id BETWEEN u.first_job_id AND u.last_job_id AND e.destination_id = u.destination_id) AS n
     ), listed AS (
       UPDATE br_job_exceptions SET state = 'succeeded', finished_at = now(), updated_at = now()
-      WHERE upload_id = ${guard.uploadId}::bigint AND state = 'executing'
+      WHERE ${sameDestination(sql.ref('destination_id'), guard.destinationId)}
+        AND upload_id = ${guard.uploadId}::bigint AND state = 'executing'
       RETURNING 1
     )
     SELECT coalesce((SELECT sum(n) FROM ranged), 0) + (SELECT count(*) FROM listed) AS n
@@ -124,19 +133,21 @@ export async function markImporting(
   db: Db,
   uploadId: string,
   items: ReadonlyArray<{ jobId: string; importId: string; correlationKey?: string | undefined }>,
+  destinationId?: string,
 ): Promise<number> {
   if (items.length === 0) return 0;
+  const inDestination = (column: string) => sameDestination(sql.ref(column), destinationId);
   const { rows } = await sql<{ n: string }>`
     WITH t AS (
       SELECT * FROM unnest(${items.map((i) => i.jobId)}::bigint[], ${items.map((i) => i.importId)}::bigint[],
                            ${items.map((i) => i.correlationKey ?? null)}::text[]) AS t(id, import_id, key)
     ), listed AS (
       UPDATE br_job_exceptions e SET state = 'importing', import_id = t.import_id, correlation_key = t.key, updated_at = now()
-      FROM t WHERE e.job_id = t.id AND e.state = 'executing' AND e.upload_id = ${uploadId}::bigint
+      FROM t WHERE ${inDestination('e.destination_id')} AND e.job_id = t.id AND e.state = 'executing' AND e.upload_id = ${uploadId}::bigint
       RETURNING 1
     ), upload AS (
       SELECT id, destination_id, first_job_id, last_job_id FROM br_uploads
-      WHERE id = ${uploadId}::bigint AND jobs_state = 'executing' AND first_job_id IS NOT NULL
+      WHERE ${inDestination('destination_id')} AND id = ${uploadId}::bigint AND jobs_state = 'executing' AND first_job_id IS NOT NULL
       FOR SHARE
     ), ranged AS (
       INSERT INTO br_job_exceptions (job_id, destination_id, state, attempts, next_attempt_at, upload_id, import_id,
@@ -144,7 +155,7 @@ export async function markImporting(
       SELECT r.id, r.destination_id, 'importing', 1, r.created_at, u.id, t.import_id, t.key, now()
       FROM t JOIN upload u ON t.id BETWEEN u.first_job_id AND u.last_job_id
              JOIN br_job_rows r ON r.id = t.id AND r.destination_id = u.destination_id
-      WHERE NOT EXISTS (SELECT 1 FROM br_job_exceptions e WHERE e.job_id = t.id)
+      WHERE NOT EXISTS (SELECT 1 FROM br_job_exceptions e WHERE e.destination_id = u.destination_id AND e.job_id = t.id)
       ON CONFLICT (job_id) DO NOTHING
       RETURNING 1
     )

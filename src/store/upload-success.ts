@@ -7,6 +7,7 @@
 import { sql, type Kysely } from 'kysely';
 import { prepared } from '../db/prepared-statements.ts';
 import type { Database } from '../db/schema.ts';
+import { sameDestination } from './destination-scope.ts';
 
 type Db = Kysely<Database>;
 
@@ -19,18 +20,19 @@ type Db = Kysely<Database>;
  */
 export async function recordUploadSucceeded(
   db: Db,
-  options: { uploadId: string; owner: string; attempt: number; jobCount: number; bytes: number },
+  options: { uploadId: string; destinationId?: string; owner: string; attempt: number; jobCount: number; bytes: number },
 ): Promise<{ recorded: boolean; succeeded: number }> {
   const { uploadId } = options;
+  const inDestination = (column: string) => sameDestination(sql.ref(column), options.destinationId);
   const { rows } = await sql<{ recorded: boolean; n: string }>`${prepared}
     WITH before AS (
-      SELECT jobs_state FROM br_uploads WHERE id = ${uploadId}::bigint
+      SELECT jobs_state FROM br_uploads WHERE ${inDestination('destination_id')} AND id = ${uploadId}::bigint
     ), ended AS (
       UPDATE br_uploads u SET state = 'finished', lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = NULL,
         job_count = ${options.jobCount}, bytes = ${options.bytes}, finished_at = now(), updated_at = now(),
         jobs_state = CASE WHEN u.first_job_id IS NULL THEN u.jobs_state ELSE 'succeeded' END,
         jobs_finished_at = CASE WHEN u.first_job_id IS NOT NULL AND u.jobs_state = 'executing' THEN now() ELSE u.jobs_finished_at END
-      WHERE u.id = ${uploadId}::bigint AND u.state = 'uploading' AND u.lease_owner = ${options.owner}
+      WHERE ${inDestination('u.destination_id')} AND u.id = ${uploadId}::bigint AND u.state = 'uploading' AND u.lease_owner = ${options.owner}
         AND u.attempt = ${options.attempt}
       RETURNING u.id, u.destination_id, u.first_job_id, u.last_job_id, u.range_count
     ), ranged AS (
@@ -40,7 +42,7 @@ export async function recordUploadSucceeded(
       FROM ended e, before b WHERE e.first_job_id IS NOT NULL AND b.jobs_state = 'executing'
     ), listed AS (
       UPDATE br_job_exceptions SET state = 'succeeded', finished_at = now(), updated_at = now()
-      WHERE upload_id = ${uploadId}::bigint AND state = 'executing' AND EXISTS (SELECT 1 FROM ended)
+      WHERE ${inDestination('destination_id')} AND upload_id = ${uploadId}::bigint AND state = 'executing' AND EXISTS (SELECT 1 FROM ended)
       RETURNING 1
     )
     SELECT EXISTS (SELECT 1 FROM ended) AS recorded,

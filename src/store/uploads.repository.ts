@@ -7,6 +7,7 @@ import { sql, type Kysely } from 'kysely';
 import { isBigintId } from '../db/ids.ts';
 import type { Database, UploadRow, UploadState } from '../db/schema.ts';
 import { prepared } from '../db/prepared-statements.ts';
+import { sameDestination } from './destination-scope.ts';
 
 type Db = Kysely<Database>;
 const ms = (value: number) => sql`${value}::double precision * interval '1 millisecond'`;
@@ -28,9 +29,9 @@ export async function createUpload(
   return { id: rows[0]!.id, createdAt: rows[0]!.created_at };
 }
 
-export async function setUploadSize(db: Db, uploadId: string, jobCount: number, bytes: number): Promise<void> {
+export async function setUploadSize(db: Db, uploadId: string, jobCount: number, bytes: number, destinationId?: string): Promise<void> {
   await sql`UPDATE br_uploads SET job_count = ${jobCount}, bytes = ${bytes}, updated_at = now()
-            WHERE id = ${uploadId}::bigint`.execute(db);
+            WHERE ${sameDestination(sql.ref('destination_id'), destinationId)} AND id = ${uploadId}::bigint`.execute(db);
 }
 
 /** Takes one upload of the destination whose retry is due, under a fresh lease. */
@@ -38,7 +39,7 @@ export async function claimRetryUpload(db: Db, destinationId: string, lease: Lea
   const { rows } = await sql<UploadRow>`
     UPDATE br_uploads SET state = 'uploading', attempt = attempt + 1, lease_owner = ${lease.owner},
            lease_expires_at = now() + ${ms(lease.ms)}, next_attempt_at = NULL, updated_at = now()
-    WHERE id = (
+    WHERE destination_id = ${destinationId} AND id = (
       SELECT id FROM br_uploads
       WHERE destination_id = ${destinationId} AND state = 'retry_wait' AND next_attempt_at <= now()
       ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED)
@@ -55,12 +56,16 @@ export async function countUploading(db: Db, destinationId: string): Promise<num
   return Number(rows[0]?.n ?? 0);
 }
 
-/** Extends the leases this worker still holds; returns the ids it still holds. */
-export async function heartbeat(db: Db, uploadIds: readonly string[], lease: Lease): Promise<Set<string>> {
+/**
+ * Extends the leases this worker still holds; returns the ids it still holds. The router calls it
+ * once per destination with `destinationId`, so each call is single-destination.
+ */
+export async function heartbeat(db: Db, uploadIds: readonly string[], lease: Lease, destinationId?: string): Promise<Set<string>> {
   if (uploadIds.length === 0) return new Set();
   const { rows } = await sql<{ id: string }>`
     UPDATE br_uploads SET lease_expires_at = now() + ${ms(lease.ms)}
-    WHERE id = ANY(${uploadIds}::bigint[]) AND state = 'uploading' AND lease_owner = ${lease.owner}
+    WHERE ${sameDestination(sql.ref('destination_id'), destinationId)}
+      AND id = ANY(${uploadIds}::bigint[]) AND state = 'uploading' AND lease_owner = ${lease.owner}
     RETURNING id
   `.execute(db);
   return new Set(rows.map((r) => r.id));
@@ -74,6 +79,8 @@ export async function endUploadAttempt(
   db: Db,
   options: {
     uploadId: string;
+    /** The upload's destination, named in the statement so it routes to one shard. */
+    destinationId?: string;
     owner: string;
     attempt: number;
     state: Exclude<UploadState, 'uploading'>;
@@ -94,7 +101,7 @@ export async function endUploadAttempt(
       next_attempt_at = CASE WHEN ${options.state} = 'retry_wait' THEN now() + ${ms(options.retryAfterMs ?? 0)} END,
       finished_at = CASE WHEN ${options.state} = 'finished' THEN now() END,
       updated_at = now()
-    WHERE id = ${options.uploadId}::bigint AND state = 'uploading'
+    WHERE ${sameDestination(sql.ref('destination_id'), options.destinationId)} AND id = ${options.uploadId}::bigint AND state = 'uploading'
       AND lease_owner = ${options.owner} AND attempt = ${options.attempt}
   `.execute(db);
   return Number(result.numAffectedRows ?? 0n) === 1;
@@ -114,20 +121,23 @@ export async function expireLeases(db: Db, destinationId: string): Promise<Array
     UPDATE br_uploads u SET state = 'retry_wait', next_attempt_at = now(), lease_owner = NULL, lease_expires_at = NULL,
       last_error = 'worker ' || coalesce(expired.lease_owner, '?') || ' stopped renewing its lease (crashed or stalled)',
       error_code = 'worker_lost', updated_at = now()
-    FROM expired WHERE u.id = expired.id
+    FROM expired WHERE u.destination_id = ${destinationId} AND u.id = expired.id
     RETURNING u.id, expired.lease_owner AS owner
   `.execute(db);
   return rows;
 }
 
 /** Marks uploads finished once none of their jobs is executing, importing or waiting on them. */
-export async function finishSettledUploads(db: Db, uploadIds: readonly string[]): Promise<void> {
+export async function finishSettledUploads(db: Db, uploadIds: readonly string[], destinationId?: string): Promise<void> {
   if (uploadIds.length === 0) return;
   await sql`
     UPDATE br_uploads u SET state = 'finished', finished_at = now(), updated_at = now()
-    WHERE u.id = ANY(${uploadIds}::bigint[]) AND u.state IN ('importing', 'retry_wait')
-      AND NOT EXISTS (SELECT 1 FROM br_imports i WHERE i.upload_id = u.id AND i.state = 'polling')
-      AND NOT EXISTS (SELECT 1 FROM br_job_exceptions e WHERE e.upload_id = u.id AND e.state IN ('waiting', 'executing', 'importing'))
+    WHERE ${sameDestination(sql.ref('u.destination_id'), destinationId)}
+      AND u.id = ANY(${uploadIds}::bigint[]) AND u.state IN ('importing', 'retry_wait')
+      AND NOT EXISTS (SELECT 1 FROM br_imports i
+                      WHERE i.destination_id = u.destination_id AND i.upload_id = u.id AND i.state = 'polling')
+      AND NOT EXISTS (SELECT 1 FROM br_job_exceptions e
+                      WHERE e.destination_id = u.destination_id AND e.upload_id = u.id AND e.state IN ('waiting', 'executing', 'importing'))
       AND NOT (u.jobs_state = 'executing' AND u.first_job_id IS NOT NULL AND u.range_count > (
         SELECT count(*) FROM br_job_exceptions e
         WHERE e.job_id BETWEEN u.first_job_id AND u.last_job_id AND e.destination_id = u.destination_id))
