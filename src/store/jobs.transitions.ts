@@ -3,45 +3,25 @@
  * statement over arrays (`unnest`), guarded by the state the caller expects the jobs to be in and
  * the upload or import that owns them, so a zombie worker or a late poll can never overwrite newer
  * state: rows that no longer match the guard are simply not touched, and the returned counts say so.
+ * They write the tables directly (`jobs.guarded-write.ts`, `markImporting`, `markAllSucceeded`),
+ * never through the `br_jobs` view's per-row trigger.
  */
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database } from '../db/schema.ts';
 import type { ErrorCode } from '../manager/error-codes.ts';
 import { sameDestination } from './destination-scope.ts';
+import { writeGuarded, type GuardedWrite, type JobGuard } from './jobs.guarded-write.ts';
 import { exhaustedSql, gaveUpReasonSql, nextAttemptSql, type RetryPolicy } from './retry-policy.ts';
-import { prepared } from '../db/prepared-statements.ts';
 
-/**
- * Which jobs a transition may touch. `destinationId`, the destination owning the upload or import,
- * is named in every statement when given (the router always gives it), so a store distributed by
- * destination routes each transition to one shard (docs/store-design.md, "Scaling past one database").
- */
-export type JobGuard =
-  /** Jobs being sent as part of this upload. */
-  | { readonly state: 'executing'; readonly uploadId: string; readonly destinationId?: string }
-  /** Jobs waiting on this vendor import. */
-  | { readonly state: 'importing'; readonly importId: string; readonly destinationId?: string };
+export type { JobGuard } from './jobs.guarded-write.ts';
 
 type Db = Kysely<Database>;
 
-function guardSql(guard: JobGuard): RawBuilder<boolean> {
-  const owner = guard.state === 'executing'
-    ? sql<boolean>`j.state = 'executing' AND j.upload_id = ${guard.uploadId}::bigint`
-    : sql<boolean>`j.state = 'importing' AND j.import_id = ${guard.importId}::bigint`;
-  return sql<boolean>`${sameDestination(sql.ref('j.destination_id'), guard.destinationId)} AND ${owner}`;
-}
-
-/**
- * The relation a guarded per-job UPDATE goes to. A job under an import guard always has its own
- * exception row (only `markImporting` puts a job in `importing`, and it writes one), so those
- * updates go straight to `br_job_exceptions`: the same rows the `br_jobs` view's trigger would
- * change, without one PL/pgSQL call per job. Upload-guarded jobs may still be plain range jobs
- * without a row, so they go through the view, whose trigger creates the row under its guard.
- */
-function guardedJobs(guard: JobGuard): { table: RawBuilder<unknown>; id: RawBuilder<unknown> } {
-  return guard.state === 'importing'
-    ? { table: sql`br_job_exceptions`, id: sql`j.job_id` }
-    : { table: sql`br_jobs`, id: sql`j.id` };
+/** Runs a guarded write; the number of jobs it changed. */
+async function countChanged(db: Db, guard: JobGuard, write: GuardedWrite): Promise<number> {
+  let n = 0;
+  for (const changed of (await writeGuarded(db, guard, write)).values()) n += changed;
+  return n;
 }
 
 async function count(query: RawBuilder<unknown>, db: Db): Promise<number> {
@@ -55,12 +35,11 @@ export async function markSucceeded(
   items: ReadonlyArray<{ jobId: string; warning?: string | undefined }>,
 ): Promise<number> {
   if (items.length === 0) return 0;
-  return count(
-    sql`UPDATE ${guardedJobs(guard).table} j SET state = 'succeeded', reason = t.warning, finished_at = now(), updated_at = now()
-        FROM unnest(${items.map((i) => i.jobId)}::bigint[], ${items.map((i) => i.warning ?? null)}::text[]) AS t(id, warning)
-        WHERE ${guardedJobs(guard).id} = t.id AND ${guardSql(guard)}`,
-    db,
-  );
+  return countChanged(db, guard, {
+    items: sql`SELECT * FROM unnest(${items.map((i) => i.jobId)}::bigint[], ${items.map((i) => i.warning ?? null)}::text[])
+               AS t(id, warning)`,
+    set: { state: sql`'succeeded'`, reason: sql`t.warning`, finished_at: sql`now()`, updated_at: sql`now()` },
+  });
 }
 
 /**
@@ -79,7 +58,7 @@ export async function markAllSucceeded(db: Db, guard: JobGuard): Promise<number>
       db,
     );
   }
-  const { rows } = await sql<{ n: string }>`${prepared}
+  const { rows } = await sql<{ n: string }>`
     WITH ranged AS (
       UPDATE br_uploads u SET jobs_state = 'succeeded', jobs_finished_at = now()
       WHERE ${sameDestination(sql.ref('u.destination_id'), guard.destinationId)}
@@ -112,15 +91,15 @@ export async function markAborted(
   items: ReadonlyArray<{ jobId: string; reason: string } & FailureCodes>,
 ): Promise<number> {
   if (items.length === 0) return 0;
-  return count(
-    sql`UPDATE ${guardedJobs(guard).table} j SET state = 'aborted', reason = t.reason, last_error = t.reason,
-               error_code = t.code, vendor_code = t.vendor_code, finished_at = now(), updated_at = now()
-        FROM unnest(${items.map((i) => i.jobId)}::bigint[], ${items.map((i) => i.reason)}::text[],
-                    ${items.map((i) => i.code)}::text[], ${items.map((i) => i.vendorCode ?? null)}::text[])
-             AS t(id, reason, code, vendor_code)
-        WHERE ${guardedJobs(guard).id} = t.id AND ${guardSql(guard)}`,
-    db,
-  );
+  return countChanged(db, guard, {
+    items: sql`SELECT * FROM unnest(${items.map((i) => i.jobId)}::bigint[], ${items.map((i) => i.reason)}::text[],
+                                    ${items.map((i) => i.code)}::text[], ${items.map((i) => i.vendorCode ?? null)}::text[])
+               AS t(id, reason, code, vendor_code)`,
+    set: {
+      state: sql`'aborted'`, reason: sql`t.reason`, last_error: sql`t.reason`, error_code: sql`t.code`,
+      vendor_code: sql`t.vendor_code`, finished_at: sql`now()`, updated_at: sql`now()`,
+    },
+  });
 }
 
 /**
@@ -184,31 +163,30 @@ export async function scheduleRetries(
 ): Promise<{ retried: number; aborted: number }> {
   if (items.length === 0) return { retried: 0, aborted: 0 };
   const exhausted = exhaustedSql(policy);
-  const { rows } = await sql<{ state: string; n: string }>`
-    WITH changed AS (
-      UPDATE br_jobs j SET
-        state = CASE WHEN ${exhausted} THEN 'aborted' ELSE 'waiting' END,
-        reason = CASE WHEN ${exhausted} THEN ${gaveUpReasonSql(sql`t.error`)} ELSE NULL END,
-        finished_at = CASE WHEN ${exhausted} THEN now() ELSE NULL END,
-        next_attempt_at = ${nextAttemptSql(policy, sql`t.retry_after`)},
-        first_failed_at = coalesce(j.first_failed_at, now()),
-        last_error = t.error,
-        error_code = t.code,
-        vendor_code = t.vendor_code,
-        upload_id = CASE WHEN ${keepInUpload} AND NOT ${exhausted} THEN j.upload_id
-                         WHEN ${exhausted} THEN j.upload_id ELSE NULL END,
-        import_id = CASE WHEN ${exhausted} THEN j.import_id ELSE NULL END,
-        updated_at = now()
-      FROM unnest(${items.map((i) => i.jobId)}::bigint[], ${items.map((i) => i.error)}::text[],
-                  ${items.map((i) => i.retryAfterMs ?? null)}::double precision[],
-                  ${items.map((i) => i.code)}::text[], ${items.map((i) => i.vendorCode ?? null)}::text[])
-           AS t(id, error, retry_after, code, vendor_code)
-      WHERE j.id = t.id AND ${guardSql(guard)}
-      RETURNING j.state
-    )
-    SELECT state, count(*) AS n FROM changed GROUP BY state
-  `.execute(db);
-  const by = (state: string) => Number(rows.find((r) => r.state === state)?.n ?? 0);
+  // The jitter is drawn once for the statement (see retry-policy.ts): an InitPlan of `t`, which
+  // PostgreSQL evaluates once (a CTE with a volatile function is never inlined).
+  const byState = await writeGuarded(db, guard, {
+    items: sql`SELECT t.*, (SELECT 0.5 + random() * 0.5) AS jitter
+               FROM unnest(${items.map((i) => i.jobId)}::bigint[], ${items.map((i) => i.error)}::text[],
+                           ${items.map((i) => i.retryAfterMs ?? null)}::double precision[],
+                           ${items.map((i) => i.code)}::text[], ${items.map((i) => i.vendorCode ?? null)}::text[])
+                    AS t(id, error, retry_after, code, vendor_code)`,
+    set: {
+      state: sql`CASE WHEN ${exhausted} THEN 'aborted' ELSE 'waiting' END`,
+      reason: sql`CASE WHEN ${exhausted} THEN ${gaveUpReasonSql(sql`t.error`)} ELSE NULL END`,
+      finished_at: sql`CASE WHEN ${exhausted} THEN now() ELSE NULL END`,
+      next_attempt_at: nextAttemptSql(policy, sql`t.retry_after`, sql`t.jitter`),
+      first_failed_at: sql`coalesce(j.first_failed_at, now())`,
+      last_error: sql`t.error`,
+      error_code: sql`t.code`,
+      vendor_code: sql`t.vendor_code`,
+      upload_id: sql`CASE WHEN ${keepInUpload} AND NOT ${exhausted} THEN j.upload_id
+                          WHEN ${exhausted} THEN j.upload_id ELSE NULL END`,
+      import_id: sql`CASE WHEN ${exhausted} THEN j.import_id ELSE NULL END`,
+      updated_at: sql`now()`,
+    },
+  });
+  const by = (state: string) => byState.get(state) ?? 0;
   return { retried: by('waiting'), aborted: by('aborted') };
 }
 
@@ -223,19 +201,19 @@ export async function snooze(
   keepInUpload: boolean,
 ): Promise<number> {
   if (items.length === 0) return 0;
-  return count(
-    sql`UPDATE br_jobs j SET state = 'waiting', attempts = greatest(j.attempts - 1, 0), last_error = t.reason,
-               error_code = t.code, vendor_code = t.vendor_code,
-               next_attempt_at = now() + t.retry_after * interval '1 millisecond',
-               upload_id = CASE WHEN ${keepInUpload} THEN j.upload_id ELSE NULL END,
-               import_id = NULL, updated_at = now()
-        FROM unnest(${items.map((i) => i.jobId)}::bigint[], ${items.map((i) => i.reason)}::text[],
-                    ${items.map((i) => i.retryAfterMs)}::double precision[],
-                    ${items.map((i) => i.code)}::text[], ${items.map((i) => i.vendorCode ?? null)}::text[])
-             AS t(id, reason, retry_after, code, vendor_code)
-        WHERE j.id = t.id AND ${guardSql(guard)}`,
-    db,
-  );
+  return countChanged(db, guard, {
+    items: sql`SELECT * FROM unnest(${items.map((i) => i.jobId)}::bigint[], ${items.map((i) => i.reason)}::text[],
+                                    ${items.map((i) => i.retryAfterMs)}::double precision[],
+                                    ${items.map((i) => i.code)}::text[], ${items.map((i) => i.vendorCode ?? null)}::text[])
+               AS t(id, reason, retry_after, code, vendor_code)`,
+    set: {
+      state: sql`'waiting'`, attempts: sql`greatest(j.attempts - 1, 0)`, last_error: sql`t.reason`,
+      error_code: sql`t.code`, vendor_code: sql`t.vendor_code`,
+      next_attempt_at: sql`now() + t.retry_after * interval '1 millisecond'`,
+      upload_id: sql`CASE WHEN ${keepInUpload} THEN j.upload_id ELSE NULL END`,
+      import_id: sql`NULL::bigint`, updated_at: sql`now()`,
+    },
+  });
 }
 
 export { executingJobsOf } from './jobs.counts.ts';

@@ -23,13 +23,16 @@ export function exhaustedSql(policy: RetryPolicy): RawBuilder<boolean> {
     AND coalesce(j.first_failed_at, now()) <= now() - ${policy.retryWindowMs}::double precision * interval '1 millisecond')`;
 }
 
-/** SQL timestamptz: when job `j` may be tried again, given an optional per-job retry-after (ms). */
-export function nextAttemptSql(policy: RetryPolicy, retryAfterMs: RawBuilder<unknown>): RawBuilder<Date> {
+/**
+ * SQL timestamptz: when job `j` may be tried again, given an optional per-job retry-after (ms) and
+ * the statement's jitter factor in [0.5, 1) (drawn once by the caller, e.g. `(SELECT 0.5 + random() * 0.5)`).
+ */
+export function nextAttemptSql(policy: RetryPolicy, retryAfterMs: RawBuilder<unknown>, jitter: RawBuilder<unknown>): RawBuilder<Date> {
   return sql<Date>`now() + greatest(
       coalesce(${retryAfterMs}, 0)::double precision,
       least(${policy.maxBackoffMs}::double precision,
             ${policy.minBackoffMs}::double precision * power(2, greatest(j.attempts - 1, 0)))
-        * (SELECT 0.5 + random() * 0.5)
+        * ${jitter}
     ) * interval '1 millisecond'`;
 }
 
