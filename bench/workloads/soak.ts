@@ -84,6 +84,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       ratePerSec: options.ratePerSec,
       total: n,
       tickMs: 20,
+      // W1's enqueue batch: the runner's event loop must stay free for the samples.
+      maxBatch: 5_000,
       send: async (first, count) => {
         await prepared.enqueue(makeEvents(count, fresh.name, { first, enqueuedAt: benchClockMs() }));
         enqueued += count;
@@ -123,9 +125,10 @@ class Sampler {
 
   async loop(): Promise<void> {
     const step = this.options.sampleSeconds * 1000;
-    for (let k = 1; this.#running; k += 1) {
-      // Against the clock: a slow sample does not shift the ones after it.
-      await sleep(Math.max(0, this.#started + k * step - performance.now()));
+    while (this.#running) {
+      // Against the clock: a slow sample does not shift the ones after it (a missed tick is skipped).
+      const elapsed = performance.now() - this.#started;
+      await sleep((Math.floor(elapsed / step) + 1) * step - elapsed);
       if (this.#running) await this.take();
     }
   }
