@@ -6,6 +6,7 @@
  *   npm run bench                      everything at full size (~25 min)
  *   npm run bench -- --quick           everything at small sizes, 1 round (< 3 min)
  *   npm run bench -- --help            every flag (sizes, --skip-*, --systems, --out)
+ *   npm run bench -- --soak --help     the soak: a fixed rate for an hour, retention on
  *
  * Sections, in order: W1 burn-down (with the scale runs interleaved) and W3 if asked for, W2
  * steady rate, memory with a 1M backlog, CLI ingest, HTTP API ingest.
@@ -38,6 +39,12 @@ const SWEEP_FILE = fileURLToPath(new URL('./results/sweep.json', import.meta.url
 if (process.argv.includes('--sweep')) {
   await import('./sweep.ts');
   process.exit(0);
+}
+
+// `--soak` too (bench/soak.ts): one long run at a fixed rate with retention on.
+if (process.argv.includes('--soak')) {
+  await import('./soak.ts');
+  process.exit(process.exitCode ?? 0);
 }
 
 const settings = readSettings();

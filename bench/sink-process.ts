@@ -10,11 +10,12 @@
  * Two receivers, chosen by the environment:
  * - default (W1, W3): the test sink (test/fakes/http-sink.ts); BENCH_SINK_FAIL_FRACTION for W3.
  * - BENCH_SINK_LATENCY=1 (W2): bench/lib/timed-sink.ts, the same counting plus each event's
- *   enqueue → receive latency, answered by the `latency` request.
+ *   enqueue → receive latency, answered by the `latency` request (and `window`, since the last
+ *   `window`). BENCH_SINK_WINDOWED=1 (the soak) keeps only the current window's latencies.
  */
 import { startHttpSink } from '../test/fakes/http-sink.ts';
 import { markStart, processStats, serveRunner, type ProcessStats } from './lib/child.ts';
-import { startTimedSink, type LatencyReport, type TimedSinkCounts } from './lib/timed-sink.ts';
+import { startTimedSink, type LatencyReport, type LatencyWindow, type TimedSinkCounts } from './lib/timed-sink.ts';
 
 export interface SinkReport extends ProcessStats {
   received: number;
@@ -29,17 +30,18 @@ export interface SinkReport extends ProcessStats {
   eventsAtFirstDelivery: number;
 }
 
-export type { LatencyReport };
+export type { LatencyReport, LatencyWindow };
 
 interface Receiver {
   url: string;
   counts(): TimedSinkCounts;
   latency?(): LatencyReport;
+  window?(): LatencyWindow;
   close(): Promise<void>;
 }
 
 async function startReceiver(): Promise<Receiver> {
-  if (process.env.BENCH_SINK_LATENCY === '1') return startTimedSink();
+  if (process.env.BENCH_SINK_LATENCY === '1') return startTimedSink({ windowed: process.env.BENCH_SINK_WINDOWED === '1' });
   const sink = await startHttpSink();
   // W3: a fraction of requests is answered 500 (seeded generator, so every run fails the same requests).
   const failFraction = Number(process.env.BENCH_SINK_FAIL_FRACTION ?? 0);
@@ -90,6 +92,11 @@ serveRunner(
     latency: () => {
       if (!receiver.latency) throw new Error('latency needs BENCH_SINK_LATENCY=1');
       return receiver.latency();
+    },
+    // The soak: latencies of the events first delivered since the last `window`.
+    window: () => {
+      if (!receiver.window) throw new Error('window needs BENCH_SINK_LATENCY=1');
+      return receiver.window();
     },
     stop: async () => {
       const last = report();

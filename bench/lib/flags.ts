@@ -10,6 +10,8 @@ export const USAGE = `usage: npm run bench -- [options]
 
   --sweep                 instead of the suite: every peer over a grid of settings → results/sweep.json
   --sweep-events N        events per sweep point (50,000); --sweep-systems a,b limits the systems
+  --soak                  instead of the suite: one long fixed-rate run, retention on → results/soak.json
+                          (--soak --help for its flags)
   --quick                 smoke test of everything (~2 min): small sizes, 1 round
   --n N                   W1/W3 jobs per run (100,000; quick 20,000)
   --runs R                measured rounds (3; quick 1)

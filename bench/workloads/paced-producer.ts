@@ -12,6 +12,12 @@ export interface PacedProducerOptions {
   ratePerSec: number;
   total: number;
   tickMs: number;
+  /**
+   * Most events per call (default: all that are due). A producer that fell behind then catches up
+   * in several calls rather than one huge one, which would hold the event loop (building the
+   * events) and the database (one long insert) for seconds.
+   */
+  maxBatch?: number;
   /** Enqueues events number `first` .. `first + count - 1`; one call in flight at a time. */
   send: (first: number, count: number) => Promise<void>;
 }
@@ -34,7 +40,7 @@ export async function producePaced(options: PacedProducerOptions): Promise<Paced
   let maxLagMs = 0;
   while (sent < total) {
     const elapsed = performance.now() - started;
-    const due = Math.min(total, Math.floor((ratePerSec * elapsed) / 1000));
+    const due = Math.min(total, Math.floor((ratePerSec * elapsed) / 1000), sent + (options.maxBatch ?? total));
     if (due > sent) {
       // The oldest event of this batch was due at sent / rate; how late is it being handed over?
       maxLagMs = Math.max(maxLagMs, elapsed - (sent * 1000) / ratePerSec);
@@ -44,6 +50,7 @@ export async function producePaced(options: PacedProducerOptions): Promise<Paced
     }
     if (sent >= total) break;
     const now = performance.now() - started;
+    if (Math.floor((ratePerSec * now) / 1000) > sent) continue; // still behind: no sleep
     await sleep((Math.floor(now / tickMs) + 1) * tickMs - now);
   }
   const seconds = (performance.now() - started) / 1000;

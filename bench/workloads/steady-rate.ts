@@ -7,13 +7,12 @@
  *
  * Like W1, every run gets a fresh database and a fresh sink and consumer process.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { spawnBenchChild, type BenchChild, type ProcessStats } from '../lib/child.ts';
-import { PgCpuMeter, createFreshDatabase, settle } from '../lib/pg.ts';
-import type { BurnDownSystem, PreparedSystem } from '../lib/types.ts';
+import type { BenchChild, ProcessStats } from '../lib/child.ts';
+import { withConsumerRig } from '../lib/consumer-rig.ts';
+import { PgCpuMeter, settle } from '../lib/pg.ts';
+import type { BurnDownSystem } from '../lib/types.ts';
 import type { LatencyReport, SinkReport } from '../sink-process.ts';
 import { benchClockMs, makeEvents } from './events.ts';
 import { producePaced, type PacedProducerResult } from './paced-producer.ts';
@@ -48,33 +47,26 @@ export interface SteadyRunResult {
 
 export async function runSteadyRate(system: BurnDownSystem, options: SteadyRateOptions): Promise<SteadyRunResult> {
   const n = Math.round((options.ratePerSec * options.durationMs) / 1000);
-  const workDir = await mkdtemp(join(tmpdir(), 'batch-router-bench-'));
-  const fresh = await createFreshDatabase(options.adminUrl);
-  let sink: BenchChild<{ url: string }> | undefined;
-  let prepared: PreparedSystem | undefined;
-  let consumer: BenchChild<unknown> | undefined;
-  try {
-    sink = await spawnBenchChild<{ url: string }>('sink-process.ts', { BENCH_SINK_LATENCY: '1' });
-    prepared = await system.prepare(fresh.url);
+  const rig = { sinkEnv: { BENCH_SINK_LATENCY: '1' }, prepare: system.prepare };
+  return withConsumerRig(options.adminUrl, rig, async ({ fresh, sink, prepared, spawnConsumer }) => {
     // No ANALYZE here: of empty tables it records "0 rows", and plans cached from that stay bad
     // while the tables grow during the run (sql-floor's claim of ~80 rows took 50–400 ms and it
     // fell behind at 5k/s). Tables never analyzed are planned as "size unknown", which is what a
     // fresh deployment has until autovacuum's first ANALYZE.
     await settle(fresh.client, { analyze: false });
-    consumer = await prepared.spawnConsumer({ sinkUrl: sink.ready.url, workDir });
+    const consumer = await spawnConsumer();
     const meter = new PgCpuMeter(fresh.client, fresh.name);
     await meter.sample();
     await sink.request('mark');
     await consumer.request('start');
     await sleep(options.startupMs);
 
-    const target = prepared;
     const sampling = sampleWhile(meter);
     const producer = await producePaced({
       ratePerSec: options.ratePerSec,
       total: n,
       tickMs: options.tickMs,
-      send: (first, count) => target.enqueue(makeEvents(count, fresh.name, { first, enqueuedAt: benchClockMs() })),
+      send: (first, count) => prepared.enqueue(makeEvents(count, fresh.name, { first, enqueuedAt: benchClockMs() })),
     });
     const last = await waitForAll(sink, n, options.graceMs);
     sampling.stop();
@@ -96,13 +88,7 @@ export async function runSteadyRate(system: BurnDownSystem, options: SteadyRateO
       pgCpuSeconds: meter.seconds(),
       loadAverage: Math.round(loadavg()[0]! * 100) / 100,
     };
-  } finally {
-    await consumer?.stop().catch(() => undefined);
-    await sink?.stop().catch(() => undefined);
-    await prepared?.close().catch(() => undefined);
-    await fresh.drop();
-    await rm(workDir, { recursive: true, force: true });
-  }
+  });
 }
 
 /**
@@ -120,7 +106,7 @@ function deliveredRate(latency: LatencyReport, unique: number, producerSeconds: 
 }
 
 /** Polls the sink until it has `n` unique ids or `graceMs` passed; returns its last counts. */
-async function waitForAll(sink: BenchChild<{ url: string }>, n: number, graceMs: number): Promise<SinkReport> {
+export async function waitForAll(sink: BenchChild<{ url: string }>, n: number, graceMs: number): Promise<SinkReport> {
   const deadline = performance.now() + graceMs;
   for (;;) {
     const stats = await sink.request<SinkReport>('stats');
