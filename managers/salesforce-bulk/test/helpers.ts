@@ -2,9 +2,9 @@
  * The fixture the Salesforce manager's own tests share: a fake per test, one staging directory per
  * file, and an upload prepared against the fake the way the router prepares one.
  */
-import { afterAll, afterEach, beforeAll } from 'vitest';
-import { buildBatch, callContext, openSession, tempDir, type BuiltBatch } from '../../../test/conformance/harness.ts';
+import { buildBatch, callContext, openSession, type BuiltBatch } from '../../../test/conformance/harness.ts';
 import type { CallContext, JsonObject } from '../../../src/manager/contract.ts';
+import { fakeTestEnv, type FakeTestEnv } from '../../../test/helpers/fake-test-env.ts';
 import type { CsvRow } from '../../_bulk-csv/rows.ts';
 import type { SalesforceSession } from '../api.ts';
 import type { SalesforceConfig } from '../config.ts';
@@ -19,10 +19,7 @@ export interface PrepareOptions {
 }
 
 /** A test file's Salesforce fake and staging directory: the fake is closed after each test, the directory after all. */
-export interface SalesforceTestEnv {
-  fake: SalesforceFake;
-  stagingDir: string;
-  start(options?: SalesforceFakeOptions): Promise<SalesforceFake>;
+export interface SalesforceTestEnv extends FakeTestEnv<SalesforceFake, SalesforceFakeOptions> {
   /** The fake's config with `overrides`, parsed; `events` built into a batch; a call context with a fresh session. */
   prepare(events: readonly JsonObject[], overrides?: Record<string, unknown>, options?: PrepareOptions): Promise<PreparedUpload>;
 }
@@ -34,26 +31,13 @@ export interface PreparedUpload {
 }
 
 export function salesforceTestEnv(): SalesforceTestEnv {
-  let staging: Awaited<ReturnType<typeof tempDir>> | undefined;
-  const env = {
-    stagingDir: '',
-    async start(options: SalesforceFakeOptions = {}) {
-      env.fake = await startSalesforceFake(options);
-      return env.fake;
-    },
-    async prepare(events: readonly JsonObject[], overrides: Record<string, unknown> = {}, options: PrepareOptions = {}) {
-      const raw: unknown = env.fake.config(overrides);
-      const config = salesforce.configSchema.parse(options.throughJson ? JSON.parse(JSON.stringify(raw)) : raw);
-      const built = await buildBatch(salesforce, config, events, { stagingDir: env.stagingDir, destinationId: 'sf', uploadId: options.uploadId });
-      const ctx = callContext(config, { destinationId: 'sf', session: openSession(salesforce, config) }).ctx;
-      return { config, built, ctx };
-    },
-  } as SalesforceTestEnv;
-  beforeAll(async () => {
-    staging = await tempDir();
-    env.stagingDir = staging.path;
-  });
-  afterAll(() => staging?.dispose());
-  afterEach(() => env.fake?.close());
+  const env = fakeTestEnv(startSalesforceFake) as SalesforceTestEnv;
+  env.prepare = async (events, overrides = {}, options = {}) => {
+    const raw: unknown = env.fake.config(overrides);
+    const config = salesforce.configSchema.parse(options.throughJson ? JSON.parse(JSON.stringify(raw)) : raw);
+    const built = await buildBatch(salesforce, config, events, { stagingDir: env.stagingDir, destinationId: 'sf', uploadId: options.uploadId });
+    const ctx = callContext(config, { destinationId: 'sf', session: openSession(salesforce, config) }).ctx;
+    return { config, built, ctx };
+  };
   return env;
 }
