@@ -3,35 +3,26 @@
  * found mishandled, each pinned as a plain case: the answer that triggered it, and the typed error
  * it must now give.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConfigError, PermanentError, RetryableError } from '../../src/manager/errors.ts';
-import { buildBatch, callContext, openSession, tempDir } from '../../test/conformance/harness.ts';
 import salesforce from './index.ts';
-import { startSalesforceFake, type SalesforceFake } from './test/fake.ts';
+import { salesforceTestEnv } from './test/helpers.ts';
 
 const rejection = (promise: Promise<unknown>) => promise.then(() => expect.fail('expected a typed error'), (error: unknown) => error as Error);
 const contacts = [{ email: 'a@example.com', firstName: 'Ann', lastName: 'Lee' }];
 
 describe('salesforce-bulk: garbage the fuzz test found', () => {
-  let fake: SalesforceFake;
-  let staging: Awaited<ReturnType<typeof tempDir>>;
-  beforeAll(async () => {
-    staging = await tempDir();
-  });
-  afterAll(() => staging.dispose());
-  afterEach(() => fake?.close());
+  const env = salesforceTestEnv();
 
   async function upload() {
-    fake = await startSalesforceFake();
-    const config = salesforce.configSchema.parse(fake.config({ resultReads: 1 }));
-    const built = await buildBatch(salesforce, config, contacts, { stagingDir: staging.path, destinationId: 'sf' });
-    const ctx = callContext(config, { destinationId: 'sf', session: openSession(salesforce, config) }).ctx;
+    await env.start();
+    const { built, ctx } = await env.prepare(contacts, { resultReads: 1 });
     return { ctx, run: () => salesforce.upload(built.batch, ctx) };
   }
 
   it('reads a refused token whose error owns a "toString" key (was: TypeError "Cannot convert object to primitive value")', async () => {
     const { run } = await upload();
-    fake.script({ on: 'token', reply: { status: 401, json: { error: { toString: 1 } } } });
+    env.fake.script({ on: 'token', reply: { status: 401, json: { error: { toString: 1 } } } });
     const error = await rejection(run());
     expect(error).toBeInstanceOf(ConfigError);
     expect(error.message).toContain('{"toString":1}');
@@ -39,7 +30,7 @@ describe('salesforce-bulk: garbage the fuzz test found', () => {
 
   it('refuses an instance_url that is not an http(s) URL (was: TypeError "Invalid URL" on the first API call)', async () => {
     const { run } = await upload();
-    fake.script({ on: 'token', reply: { status: 200, json: { access_token: '00D!tok', instance_url: '' } } });
+    env.fake.script({ on: 'token', reply: { status: 200, json: { access_token: '00D!tok', instance_url: '' } } });
     const error = await rejection(run());
     expect(error).toBeInstanceOf(RetryableError);
     expect((error as RetryableError).code).toBe('bad_vendor_response');
@@ -48,7 +39,7 @@ describe('salesforce-bulk: garbage the fuzz test found', () => {
 
   it('reads an API error whose code and message are objects', async () => {
     const { run } = await upload();
-    fake.script({ on: 'create', reply: { status: 400, json: [{ errorCode: { toString: 1 }, message: { valueOf: 1 } }] } });
+    env.fake.script({ on: 'create', reply: { status: 400, json: [{ errorCode: { toString: 1 }, message: { valueOf: 1 } }] } });
     const error = await rejection(run());
     expect(error).toBeInstanceOf(PermanentError);
     expect((error as PermanentError).vendorCode).toBe('{"toString":1}');
@@ -57,16 +48,16 @@ describe('salesforce-bulk: garbage the fuzz test found', () => {
   it('stops at a result-set locator it already followed (was: 10,000 pages per set until the call deadline)', async () => {
     const { ctx, run } = await upload();
     const result = await run();
-    fake.completeAll();
+    env.fake.completeAll();
     const made = result.imports![0]!;
     const page = { status: 200, contentType: 'text/csv', headers: { 'sforce-locator': 'abc' }, text: '"sf__Id","sf__Created","Email","FirstName","LastName"\n' };
-    fake.script({ on: 'successfulResults', reply: page, times: 3 });
+    env.fake.script({ on: 'successfulResults', reply: page, times: 3 });
     const open = { importId: 'i-1', uploadId: '1', handle: made.handle, startedAt: Date.now(), pollCount: 0 };
     const jobs = made.jobs.map((j) => ({ jobId: j.jobId, correlationKey: j.correlationKey ?? null }));
     const error = await rejection(salesforce.getUploadStats(open, jobs, ctx));
     expect(error).toBeInstanceOf(RetryableError);
     expect((error as RetryableError).code).toBe('bad_vendor_response');
     expect(error.message).toMatch(/locator "abc" twice while reading successfulResults/);
-    expect(fake.requests('successfulResults')).toHaveLength(2);
+    expect(env.fake.requests('successfulResults')).toHaveLength(2);
   });
 });

@@ -5,30 +5,24 @@
  * refuses (so a manager change that breaks the protocol fails here).
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { JsonObject } from '../../src/manager/contract.ts';
 import { ConfigError, PermanentError } from '../../src/manager/errors.ts';
-import { buildBatch, callContext, openSession, tempDir } from '../../test/conformance/harness.ts';
-import { startSalesforceFake, type SalesforceFake, type SalesforceFakeOptions } from './test/fake.ts';
+import { callContext, openSession } from '../../test/conformance/harness.ts';
+import type { SalesforceFakeOptions } from './test/fake.ts';
+import { salesforceTestEnv } from './test/helpers.ts';
 import salesforce from './index.ts';
 
 const keys = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
 const jwt = { clientSecret: undefined, username: 'integration@example.com', privateKey: keys.privateKey };
 
 describe('salesforce-bulk: OAuth and Bulk API 2.0 as documented', () => {
-  let fake: SalesforceFake;
-  let staging: Awaited<ReturnType<typeof tempDir>>;
-  beforeAll(async () => {
-    staging = await tempDir();
-  });
-  afterAll(() => staging.dispose());
-  afterEach(() => fake?.close());
+  const env = salesforceTestEnv();
 
   async function upload(events: JsonObject[], options: SalesforceFakeOptions = {}, config: Record<string, unknown> = {}) {
-    fake = await startSalesforceFake({ username: jwt.username, publicKey: keys.publicKey, ...options });
-    const parsed = salesforce.configSchema.parse(JSON.parse(JSON.stringify(fake.config(config))));
-    const built = await buildBatch(salesforce, parsed, events, { stagingDir: staging.path, destinationId: 'sf', uploadId: '3' });
-    return salesforce.upload(built.batch, callContext(parsed, { session: openSession(salesforce, parsed) }).ctx);
+    await env.start({ username: jwt.username, publicKey: keys.publicKey, ...options });
+    const { built, ctx } = await env.prepare(events, config, { uploadId: '3', throughJson: true });
+    return salesforce.upload(built.batch, ctx);
   }
   const refusal = (promise: Promise<unknown>) => promise.then(() => expect.fail('expected a refusal'), (error: unknown) => error as ConfigError);
   const one = [{ email: 'a@example.com', firstName: 'A', lastName: 'B' }];
@@ -46,7 +40,7 @@ describe('salesforce-bulk: OAuth and Bulk API 2.0 as documented', () => {
 
   it('signs the JWT for the audience, not the token URL; a wrong audience is a config error on "audience"', async () => {
     await upload(one, {}, jwt); // default audience https://login.salesforce.com, token URL the fake
-    expect(fake.requests('create')).toHaveLength(1);
+    expect(env.fake.requests('create')).toHaveLength(1);
     const sandbox = await upload(one, { audience: 'https://test.salesforce.com' }, { ...jwt, audience: 'https://test.salesforce.com' });
     expect(sandbox.imports).toHaveLength(1);
     const wrong = await refusal(upload(one, { audience: 'https://test.salesforce.com' }, jwt));
@@ -56,9 +50,9 @@ describe('salesforce-bulk: OAuth and Bulk API 2.0 as documented', () => {
 
   it('sends hardDelete and assignmentRuleId in the job definition as Bulk 2.0 documents them', async () => {
     await upload([{ id: '003000000000001AAA' }], {}, { operation: 'hardDelete', fieldMapping: { id: 'Id' } });
-    expect([...fake.jobs.values()][0]!.definition).toEqual({ object: 'Contact', operation: 'hardDelete', contentType: 'CSV', columnDelimiter: 'COMMA', lineEnding: 'LF' });
+    expect([...env.fake.jobs.values()][0]!.definition).toEqual({ object: 'Contact', operation: 'hardDelete', contentType: 'CSV', columnDelimiter: 'COMMA', lineEnding: 'LF' });
     await upload(one, {}, { object: 'Lead', assignmentRuleId: '01Q000000000001AAA' });
-    expect([...fake.jobs.values()][0]!.definition).toMatchObject({ object: 'Lead', operation: 'insert', assignmentRuleId: '01Q000000000001AAA' });
+    expect([...env.fake.jobs.values()][0]!.definition).toMatchObject({ object: 'Lead', operation: 'insert', assignmentRuleId: '01Q000000000001AAA' });
   });
 
   it('names "apiVersion" when Salesforce has no such version, and aborts a file over the 150 MB (base64) job limit', async () => {
@@ -67,15 +61,15 @@ describe('salesforce-bulk: OAuth and Bulk API 2.0 as documented', () => {
     const big = await upload(one, { maxJobBase64Bytes: 32 }).then(() => expect.fail('expected a refusal'), (error: unknown) => error);
     expect(big).toBeInstanceOf(PermanentError);
     expect((big as Error).message).toMatch(/413.*maxFileBytes/);
-    expect([...fake.jobs.values()].map((j) => j.state)).toEqual(['Aborted']);
+    expect([...env.fake.jobs.values()].map((j) => j.state)).toEqual(['Aborted']);
   });
 
   it('the fake refuses what Salesforce refuses: wrong content type, a PUT after UploadComplete, no token, results before the end', async () => {
     const result = await upload(one);
     const jobId = String(result.imports![0]!.handle.jobId);
-    const token = fake.requests('create')[0]!.authorization!;
+    const token = env.fake.requests('create')[0]!.authorization!;
     const call = (method: string, path: string, headers: Record<string, string>, body?: string) =>
-      fetch(`${fake.url}/services/data/v62.0/jobs/ingest${path}`, { method, headers, body }).then(async (r) => [r.status, await r.json()] as const);
+      fetch(`${env.fake.url}/services/data/v62.0/jobs/ingest${path}`, { method, headers, body }).then(async (r) => [r.status, await r.json()] as const);
     expect(await call('PUT', `/${jobId}/batches`, { authorization: token, 'content-type': 'text/csv' }, 'Email\nx@y.z\n')).toEqual([400, [expect.objectContaining({ errorCode: 'INVALIDJOBSTATE' })]]);
     expect(await call('POST', '', { authorization: token, 'content-type': 'text/plain' }, '{}')).toEqual([415, [expect.objectContaining({ errorCode: 'UNSUPPORTED_MEDIA_TYPE' })]]);
     expect(await call('GET', `/${jobId}`, {})).toEqual([401, [{ errorCode: 'INVALID_SESSION_ID', message: 'Session expired or invalid' }]]);
@@ -88,11 +82,11 @@ describe('salesforce-bulk: OAuth and Bulk API 2.0 as documented', () => {
 
   it('a job whose data does not end lines as declared fails as a whole, without retries', async () => {
     const result = await upload(one);
-    const job = [...fake.jobs.values()][0]!;
+    const job = [...env.fake.jobs.values()][0]!;
     job.definition.lineEnding = 'CRLF'; // what a manager declaring CRLF while writing LF would get
     job.dataError = 'ClientInputError : LineEnding is invalid on user data. Current LineEnding setting is CRLF';
-    fake.completeAll();
-    const ctx = callContext(salesforce.configSchema.parse(fake.config()), { session: openSession(salesforce, salesforce.configSchema.parse(fake.config())) }).ctx;
+    env.fake.completeAll();
+    const ctx = callContext(salesforce.configSchema.parse(env.fake.config()), { session: openSession(salesforce, salesforce.configSchema.parse(env.fake.config())) }).ctx;
     const open = { importId: '1', uploadId: '3', handle: result.imports![0]!.handle, startedAt: Date.now(), pollCount: 0 };
     expect(await salesforce.poll(open, ctx)).toMatchObject({ status: 'failed', retryable: false, reason: expect.stringContaining('LineEnding') });
   });

@@ -1,10 +1,10 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { JsonObject } from '../../src/manager/contract.ts';
 import { ConfigError, RetryableError, SnoozeError } from '../../src/manager/errors.ts';
-import { buildBatch, callContext, openSession, tempDir } from '../../test/conformance/harness.ts';
 import { runManagerConformance } from '../../test/conformance/suite.ts';
-import { startSalesforceFake, type SalesforceFake, type SalesforceFakeOptions } from './test/fake.ts';
+import { startSalesforceFake, type SalesforceFakeOptions } from './test/fake.ts';
+import { salesforceTestEnv } from './test/helpers.ts';
 import salesforce from './index.ts';
 
 const contacts = (n: number, prefix = 'c'): JsonObject[] =>
@@ -27,21 +27,13 @@ for (const flow of ['client credentials', 'jwt bearer'] as const) {
 }
 
 describe('salesforce-bulk against the fake', () => {
-  let fake: SalesforceFake;
-  let staging: Awaited<ReturnType<typeof tempDir>>;
-  beforeAll(async () => {
-    staging = await tempDir();
-  });
-  afterAll(() => staging.dispose());
-  afterEach(() => fake?.close());
+  const env = salesforceTestEnv();
 
   async function start(options: SalesforceFakeOptions = {}) {
-    fake = await startSalesforceFake(options);
+    await env.start(options);
   }
   async function upload(events: JsonObject[], config: Record<string, unknown> = {}) {
-    const parsed = salesforce.configSchema.parse(fake.config(config));
-    const built = await buildBatch(salesforce, parsed, events, { stagingDir: staging.path, destinationId: 'sf', uploadId: '5' });
-    const ctx = callContext(parsed, { destinationId: 'sf', session: openSession(salesforce, parsed) }).ctx;
+    const { built, ctx } = await env.prepare(events, config, { uploadId: '5' });
     return { result: await salesforce.upload(built.batch, ctx), ctx, built };
   }
   const failure = (promise: Promise<unknown>) => promise.then(() => expect.fail('expected a failure'), (error: unknown) => error as Error);
@@ -50,27 +42,27 @@ describe('salesforce-bulk against the fake', () => {
   it('creates, fills and closes one ingest job per file, with the token in a header only', async () => {
     await start();
     const { result } = await upload(contacts(3), { operation: 'upsert', externalIdFieldName: 'Email' });
-    const [job] = [...fake.jobs.values()];
+    const [job] = [...env.fake.jobs.values()];
     expect(job!.definition).toEqual({ object: 'Contact', operation: 'upsert', externalIdFieldName: 'Email', contentType: 'CSV', columnDelimiter: 'COMMA', lineEnding: 'LF' });
     expect(job!.state).toBe('UploadComplete');
     expect(job!.header).toEqual(['Email', 'FirstName', 'LastName']);
     expect(job!.rows[0]).toEqual(['c0@example.com', 'First, "0"', 'Last 0']);
     expect(result.imports![0]!.handle).toMatchObject({ jobId: job!.id, rows: 3, columns: ['Email', 'FirstName', 'LastName'] });
-    expect(fake.requests().map((r) => `${r.method} ${r.route}`)).toEqual(['POST token', 'POST create', 'PUT upload', 'PATCH close']);
-    for (const request of fake.requests()) expect(request.url).not.toMatch(/secret|token=|assertion/i);
-    expect(fake.requests('create')[0]!.url).toBe('/services/data/v62.0/jobs/ingest');
+    expect(env.fake.requests().map((r) => `${r.method} ${r.route}`)).toEqual(['POST token', 'POST create', 'PUT upload', 'PATCH close']);
+    for (const request of env.fake.requests()) expect(request.url).not.toMatch(/secret|token=|assertion/i);
+    expect(env.fake.requests('create')[0]!.url).toBe('/services/data/v62.0/jobs/ingest');
   });
 
   it('aborts the half-made job when uploading its data fails', async () => {
     await start();
-    fake.script({ on: 'upload', reply: { status: 500, json: [{ errorCode: 'UNKNOWN_EXCEPTION', message: 'boom' }] } });
+    env.fake.script({ on: 'upload', reply: { status: 500, json: [{ errorCode: 'UNKNOWN_EXCEPTION', message: 'boom' }] } });
     expect(await failure(upload(contacts(2)))).toBeInstanceOf(RetryableError);
-    expect([...fake.jobs.values()].map((j) => j.state)).toEqual(['Aborted']);
+    expect([...env.fake.jobs.values()].map((j) => j.state)).toEqual(['Aborted']);
   });
 
   it('snoozes when the org is out of API requests, and names the field of a refused login', async () => {
     await start();
-    fake.script({ on: 'create', reply: { status: 403, json: [{ errorCode: 'REQUEST_LIMIT_EXCEEDED', message: 'TotalRequests Limit exceeded.' }] } });
+    env.fake.script({ on: 'create', reply: { status: 403, json: [{ errorCode: 'REQUEST_LIMIT_EXCEEDED', message: 'TotalRequests Limit exceeded.' }] } });
     expect(await failure(upload(contacts(1)))).toBeInstanceOf(SnoozeError);
     const refused = await failure(upload(contacts(1), { clientSecret: 'not-the-secret' }));
     expect(refused).toBeInstanceOf(ConfigError);
@@ -83,7 +75,7 @@ describe('salesforce-bulk against the fake', () => {
     const { result, ctx, built } = await upload(contacts(6));
     const open = openOf(result.imports![0]!.handle);
     expect(await salesforce.poll(open, ctx)).toEqual({ status: 'in_progress', progress: 50 });
-    fake.failJob(String(open.handle.jobId), 'InternalServerError : retried too often', 4);
+    env.fake.failJob(String(open.handle.jobId), 'InternalServerError : retried too often', 4);
     expect(await salesforce.poll(open, ctx)).toEqual({ status: 'completed', hasRecordFailures: true });
     const outcomes = await salesforce.getUploadStats(open, result.imports![0]!.jobs.map((j) => ({ jobId: j.jobId, correlationKey: j.correlationKey ?? null })), ctx);
     const ids = built.batch.jobIds;
@@ -101,10 +93,10 @@ describe('salesforce-bulk against the fake', () => {
     const { result, ctx } = await upload(contacts(10), { maxFileBytes: 256 });
     const [first, second] = result.imports!.map((i) => openOf(i.handle));
     expect(result.imports).toHaveLength(2);
-    fake.failJob(String(first!.handle.jobId), 'ClientInputError : Field name not found : Emial');
+    env.fake.failJob(String(first!.handle.jobId), 'ClientInputError : Field name not found : Emial');
     expect(await salesforce.poll(first!, ctx)).toMatchObject({ status: 'failed', retryable: false, reason: expect.stringContaining('Field name not found') });
     await salesforce.cancelImport!(second!, ctx);
-    expect(fake.jobs.get(String(second!.handle.jobId))!.state).toBe('Aborted');
+    expect(env.fake.jobs.get(String(second!.handle.jobId))!.state).toBe('Aborted');
     expect(await salesforce.poll(second!, ctx)).toMatchObject({ status: 'failed', retryable: true, reason: expect.stringContaining('was aborted') });
   });
 

@@ -4,12 +4,14 @@
  * their next safety poll. Sent on the caller's connection: inside a transaction PostgreSQL holds
  * it until COMMIT (a rolled-back insert wakes nobody); outside one it follows the committed insert.
  */
-import { sql, type Kysely } from 'kysely';
-import type { Database } from '../db/schema.ts';
+import { sql } from 'kysely';
 
 /** The channel routers listen on; the payload is one destination id. */
 export const JOB_ARRIVALS_CHANNEL = 'br_job_arrivals';
 
-export async function notifyJobsArrived(db: Kysely<Database>, destinationId: string): Promise<void> {
-  await sql`SELECT pg_notify(${JOB_ARRIVALS_CHANNEL}, ${destinationId})`.execute(db);
-}
+/**
+ * The notice as a one-row SELECT, for a CTE of the insert statement. A SELECT CTE runs only when
+ * the main query reads it, so the insert must join it; pg_notify is volatile, so PostgreSQL
+ * materialises the CTE rather than inlining it, and the notice is sent once per statement.
+ */
+export const jobsArrivedNotice = (destinationId: string) => sql`SELECT pg_notify(${JOB_ARRIVALS_CHANNEL}, ${destinationId})`;

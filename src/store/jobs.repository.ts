@@ -8,7 +8,7 @@ import { sql, type Kysely } from 'kysely';
 import { isBigintId } from '../db/ids.ts';
 import type { Database, JobRow } from '../db/schema.ts';
 import { destinationLockKey } from './destination-lock.ts';
-import { notifyJobsArrived } from './job-arrivals.notify.ts';
+import { jobsArrivedNotice } from './job-arrivals.notify.ts';
 
 export { claimJobsOfUpload, claimNewUpload, claimReadyJobs, ensureClaimCursor, type ClaimedJob } from './jobs.claim.ts';
 export { readClaimGate, readyBacklog, type ClaimGate, type ReadyBacklog } from './claim-gate.ts';
@@ -21,6 +21,7 @@ type Db = Kysely<Database>;
  * front so payload rows pair with job rows exactly; the returned ids are in input order.
  * The statement first takes the destination's claim lock shared (src/store/destination-lock.ts),
  * before any id is drawn, so no claim moves the destination's cursor past an id still uncommitted.
+ * The "jobs arrived" notice rides in the same statement (no extra round trip).
  * `events` are JSON object texts, validated by the caller (the API and `enqueue` do): they are
  * stored and later sent on byte for byte, unchecked.
  */
@@ -43,10 +44,9 @@ export async function insertJobs(
       INSERT INTO br_job_payloads (job_id, payload) SELECT id, payload FROM input
     ), cursor AS (
       INSERT INTO br_claim_cursors (destination_id, claimed_through) VALUES (${destinationId}, 0) ON CONFLICT DO NOTHING
-    )
-    SELECT id FROM input ORDER BY ord
+    ), arrived AS (${jobsArrivedNotice(destinationId)})
+    SELECT id FROM input CROSS JOIN arrived ORDER BY ord
   `.execute(db);
-  await notifyJobsArrived(db, destinationId);
   return rows.map((row) => row.id);
 }
 

@@ -2,11 +2,11 @@
  * Driving the Marketo manager against its fake the way the router does, for the manager's own
  * tests: one upload with a session, then the imports polled to the end.
  */
-import { afterAll, afterEach, beforeAll } from 'vitest';
 import type { JsonObject } from '../../../src/manager/contract.ts';
-import { buildBatch, callContext, openSession, settleUpload, tempDir } from '../../../test/conformance/harness.ts';
+import { buildBatch, callContext, openSession, settleUpload } from '../../../test/conformance/harness.ts';
 import type { MarketoSession } from '../api.ts';
 import { TUNING_DEFAULTS } from '../../../src/tuning.ts';
+import { fakeTestEnv, type FakeTestEnv } from '../../../test/helpers/fake-test-env.ts';
 import marketo from '../index.ts';
 import { startMarketoFake, type MarketoFake, type MarketoFakeOptions } from './marketo-fake.ts';
 
@@ -32,26 +32,6 @@ export async function deliver(fake: MarketoFake, stagingDir: string, events: Jso
 }
 
 /** A test file's Marketo fake and staging directory: the fake is closed after each test, the directory after all. */
-export interface MarketoTestEnv {
-  fake: MarketoFake;
-  stagingDir: string;
-  start(options?: MarketoFakeOptions): Promise<MarketoFake>;
-}
+export type MarketoTestEnv = FakeTestEnv<MarketoFake, MarketoFakeOptions>;
 
-export function marketoTestEnv(): MarketoTestEnv {
-  let staging: Awaited<ReturnType<typeof tempDir>> | undefined;
-  const env = {
-    stagingDir: '',
-    async start(options: MarketoFakeOptions = {}) {
-      env.fake = await startMarketoFake(options);
-      return env.fake;
-    },
-  } as MarketoTestEnv;
-  beforeAll(async () => {
-    staging = await tempDir();
-    env.stagingDir = staging.path;
-  });
-  afterAll(() => staging?.dispose());
-  afterEach(() => env.fake?.close());
-  return env;
-}
+export const marketoTestEnv = (): MarketoTestEnv => fakeTestEnv(startMarketoFake);
