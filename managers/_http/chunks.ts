@@ -5,6 +5,7 @@
  */
 import type { ImportHandle, JobOutcome, StagedRow, UploadBatch, UploadResult } from '../../src/manager/contract.ts';
 import { RetryableError, classify } from '../../src/manager/errors.ts';
+import { ERROR_CODES } from '../../src/manager/error-codes.ts';
 
 export interface ChunkLimits {
   /** Most rows per request. */
@@ -46,6 +47,22 @@ export interface ChunkResult {
   readonly imports: readonly ImportHandle[];
 }
 
+export interface SubmitOptions {
+  /**
+   * The vendor deduplicates requests by an idempotency key derived from the upload id and the
+   * chunk's jobs (async-http), so a retryable failure after some chunks were accepted retries the
+   * WHOLE upload (rethrown) instead of retrying the rest job by job. A retryable failure (a
+   * timeout, a 5xx) leaves it unknown whether the vendor executed the chunk; only a re-send under
+   * the same upload id carries the same key, which the vendor answers from its key store, while
+   * jobs retried one by one land in a new upload, under new keys, and may be executed twice. The
+   * chunks already accepted are re-sent too and replayed by the vendor, not re-executed.
+   * A throttled request (`rate_limited`, HTTP 429) was refused, not executed, so it still retries
+   * only the rest, after the vendor's Retry-After, keeping the accepted chunks' imports.
+   * Off for vendors without idempotency keys, where re-sending accepted chunks would duplicate them.
+   */
+  readonly retryUploadAsUnit?: boolean;
+}
+
 /**
  * Submits every chunk of `batch` with `submit`, accounting for every job exactly once.
  *
@@ -53,7 +70,9 @@ export interface ChunkResult {
  * - permanent (`PermanentError`): only that chunk's jobs are aborted; later chunks still go;
  * - retryable, snooze or config before anything else happened: rethrown, so the router retries
  *   (or aborts) the upload as a unit, keeping its id and honouring `retryAfterMs`;
- * - the same after some chunk was accounted for: that chunk and every later one get the verdict
+ * - retryable but not throttled after some chunk was accounted for, with `retryUploadAsUnit`:
+ *   rethrown as well (see `SubmitOptions`);
+ * - otherwise, after some chunk was accounted for: that chunk and every later one get the verdict
  *   as outcomes and nothing more is sent (the vendor asked us to back off, or every request
  *   would fail alike), while the chunks already accepted keep their imports.
  */
@@ -62,6 +81,7 @@ export async function submitInChunks<Row>(
   chunks: AsyncIterable<StagedRow<Row>[]>,
   signal: AbortSignal,
   submit: (chunk: StagedRow<Row>[], index: number) => Promise<ChunkResult>,
+  options: SubmitOptions = {},
 ): Promise<UploadResult> {
   const outcomes: JobOutcome[] = [];
   const imports: ImportHandle[] = [];
@@ -90,6 +110,7 @@ export async function submitInChunks<Row>(
     } catch (error) {
       const failure = classify(error);
       if (failure.action !== 'abort' && accounted.size === 0) throw error;
+      if (failure.action === 'retry' && options.retryUploadAsUnit && failure.code !== ERROR_CODES.rateLimited) throw error;
       if (failure.action === 'abort') {
         record({ outcomes: chunk.map(({ jobId }) => ({ jobId, kind: 'aborted', reason: failure.message })), imports: [] });
       } else if (failure.action === 'config') {

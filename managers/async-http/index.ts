@@ -32,7 +32,8 @@ export default defineManager<AsyncHttpConfig, JsonObject, AsyncHttpSession>({
   async upload(batch, ctx) {
     if (batch.jobIds.length === 0) return { outcomes: [] };
     const chunks = chunkRows(batch.rows(), { maxItems: ctx.config.maxOperationsPerRequest, maxBytes: MAX_REQUEST_BYTES, envelopeBytes: 64 });
-    return submitInChunks(batch, chunks, ctx.signal, (rows) => submitOperations(rows, { uploadId: batch.uploadId }, ctx));
+    // Keys name the upload and the chunk's jobs: a retry must keep the upload to keep its keys.
+    return submitInChunks(batch, chunks, ctx.signal, (rows) => submitOperations(rows, { uploadId: batch.uploadId }, ctx), { retryUploadAsUnit: true });
   },
   poll: (open, ctx) => pollOperations(open, ctx),
   getUploadStats: (open, jobs, ctx) => operationOutcomes(open, jobs, ctx),

@@ -91,6 +91,40 @@ describe('async-http through the router', () => {
     expect(next!.at - unavailable!.at).toBeGreaterThanOrEqual(1_000);
   });
 
+  it('retries the whole upload under the same keys when a chunk times out after the service executed it', async () => {
+    await serve({ answer: 'items' });
+    // Chunk 1 goes through; chunk 2 is executed but its answer is lost (a gateway timeout).
+    fake.script('submit', { executed: true }, { executed: true, status: 504 });
+    const ids = await insertJobs(t.db, 'dest-1', events(10));
+    start();
+    const rows = await waitForFinal(t.db);
+    expect(idsIn(rows, 'succeeded')).toEqual(ids);
+    // Re-sent as one upload, each chunk carries its first key again: the service replays chunks 1
+    // and 2 and executes chunk 3 once. Retried job by job, chunk 2 would have run twice.
+    expect([...fake.executions().values()].every((n) => n === 1)).toBe(true);
+    expect(fake.executions().size).toBe(10);
+    const keys = byMethod('POST').map((r) => r.headers['idempotency-key']);
+    expect(keys).toHaveLength(5); // 1, 2 (504); then 1 (replayed), 2 (replayed), 3
+    expect(keys.slice(2, 4)).toEqual(keys.slice(0, 2));
+    expect(byMethod('POST').slice(2, 4).every((r) => r.replayed)).toBe(true);
+    expect(rows.every((r) => r.attempts === 2)).toBe(true);
+  });
+
+  it('retries the whole upload when a chunk after an accepted one is refused with a 503', async () => {
+    await serve({ answer: 'sync' });
+    fake.script('submit', { executed: true }, { status: 503 });
+    const ids = await insertJobs(t.db, 'dest-1', events(6));
+    start();
+    const rows = await waitForFinal(t.db);
+    expect(idsIn(rows, 'succeeded')).toEqual(ids);
+    expect([...fake.executions().values()]).toEqual([1, 1, 1, 1, 1, 1]);
+    const posts = byMethod('POST');
+    expect(posts.map((r) => r.status)).toEqual([200, 503, 200, 200]);
+    expect(posts[2]!.replayed).toBe(true);
+    expect(posts[2]!.headers['idempotency-key']).toBe(posts[0]!.headers['idempotency-key']);
+    expect(rows.find((r) => r.id === ids[0])!.last_error).toMatch(/answered 503/);
+  });
+
   it('checks operations every pollIntervalMs', async () => {
     await serve({ answer: 'batch' });
     await insertJobs(t.db, 'dest-1', events(1));

@@ -34,7 +34,13 @@ import type { AddressInfo } from 'node:net';
 
 export type OpsAnswer = 'sync' | 'items' | 'batch';
 export type OpsRoute = 'submit' | 'poll';
-export interface OpsStep { status: number; retryAfter?: number | string; body?: unknown }
+/**
+ * A scripted answer for the next request of a route. Without `executed` the request is refused
+ * (not executed, not stored under its key). With `executed: true` it is executed and stored as
+ * usual, and the client gets `status` instead of the real answer when one is given: a gateway
+ * timeout after the service did the work, which only a re-send under the same key survives.
+ */
+export interface OpsStep { status?: number; retryAfter?: number | string; body?: unknown; executed?: boolean }
 export interface OpsRequest { method: string; path: string; headers: IncomingHttpHeaders; body: string; at: number; status?: number; replayed?: boolean }
 type Doc = Record<string, unknown>;
 type Final = Doc & { status: string };
@@ -69,6 +75,8 @@ export async function startAsyncOpsFake(options: AsyncOpsFakeOptions = {}) {
   /** Executed submits by Idempotency-Key: the body they carried and the answer they got. */
   const byKey = new Map<string, { body: string; status: number; doc: unknown }>();
   const decide = options.decide ?? defaultDecide;
+  /** How many times each operation (by its `id` field) was executed, replays not counted. */
+  const executions = new Map<string, number>();
   const state: { answer: OpsAnswer; misreport?: 'undercount' | 'stray-row' } = { answer: options.answer ?? 'items' };
   let nextId = 1;
 
@@ -93,6 +101,7 @@ export async function startAsyncOpsFake(options: AsyncOpsFakeOptions = {}) {
     }
     const ops = doc.operations;
     if (!Array.isArray(ops) || ops.length === 0) return send(400, { error_code: 'INVALID_REQUEST', error_message: '"operations" must be a non-empty array' });
+    for (const op of ops as Doc[]) if (typeof op?.id === 'string') executions.set(op.id, (executions.get(op.id) ?? 0) + 1);
     const finals = miscount(ops.map((op, i) => decide(op as Doc, i)));
     if (state.answer === 'sync') return send(200, { results: finals });
     if (state.answer === 'items' && !state.misreport) return send(202, { status: 'accepted', operation_ids: finals.map(open) });
@@ -146,7 +155,13 @@ export async function startAsyncOpsFake(options: AsyncOpsFakeOptions = {}) {
       return send(401, { error_code: 'UNAUTHENTICATED', error_message: 'missing or invalid credentials' });
     }
     const step = scripts[route].shift();
-    if (step) {
+    if (step?.executed && route === 'submit') {
+      const { status } = step;
+      return submitOnce(req.headers['idempotency-key'], body, entry, (real, doc) =>
+        status === undefined ? send(real, doc) : send(status, { error_code: 'GATEWAY_TIMEOUT', error_message: `scripted ${status} after executing` }),
+      );
+    }
+    if (step?.status !== undefined) {
       const headers: Record<string, string> = step.retryAfter !== undefined ? { 'retry-after': String(step.retryAfter) } : {};
       return send(step.status, step.body ?? { error_code: step.status === 429 ? 'RATE_LIMITED' : 'UNAVAILABLE', error_message: `scripted ${step.status}` }, headers);
     }
@@ -172,6 +187,8 @@ export async function startAsyncOpsFake(options: AsyncOpsFakeOptions = {}) {
       state.answer = value;
     },
     requests: () => [...recorded],
+    /** Times each operation id (the event's `id`) was executed; a replayed request does not count. */
+    executions: () => new Map(executions),
     requestCount: () => recorded.length,
     /** Queues answers for the next requests of `route`, in order. */
     script: (route: OpsRoute, ...steps: OpsStep[]) => void scripts[route].push(...steps),
