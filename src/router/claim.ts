@@ -26,7 +26,10 @@ export type ClaimResult =
     }
   /** Limits reached: wait until an upload or import finishes. */
   | { readonly kind: 'at-capacity' }
-  /** Nothing to send yet; `wakeInMs` says when a partial batch becomes due (if known). */
+  /**
+   * Nothing to send yet; `wakeInMs` says when something becomes due (if known): a partial batch,
+   * a job's retry or a whole upload's retry.
+   */
   | { readonly kind: 'idle'; readonly wakeInMs: number | null };
 
 export async function claimNextUpload(ctx: RouterContext, destination: ActiveDestination): Promise<ClaimResult> {
@@ -53,12 +56,12 @@ export async function claimNextUpload(ctx: RouterContext, destination: ActiveDes
     const { backlog } = gate;
     // ready === null: not counted, because the oldest job has waited long enough to go out anyway.
     if (backlog.ready === 0) {
-      return { kind: 'idle', wakeInMs: backlog.nextReadyInMs } as const;
+      return { kind: 'idle', wakeInMs: earliest(backlog.nextReadyInMs, gate.nextRetryInMs) } as const;
     }
     const waitedMs = backlog.oldestWaitMs;
     const full = backlog.ready !== null && backlog.ready >= tuning.maxEventsPerUpload;
     if (backlog.ready !== null && !full && waitedMs < tuning.uploadIntervalMs) {
-      return { kind: 'idle', wakeInMs: tuning.uploadIntervalMs - waitedMs } as const;
+      return { kind: 'idle', wakeInMs: earliest(tuning.uploadIntervalMs - waitedMs, gate.nextRetryInMs) } as const;
     }
 
     if (!gate.hasCursor) await ensureClaimCursor(trx, destination.id);
@@ -73,4 +76,10 @@ export async function claimNextUpload(ctx: RouterContext, destination: ActiveDes
     if (!claimed) return { kind: 'idle', wakeInMs: 0 } as const;
     return { kind: 'claimed', uploadId: claimed.uploadId, attempt: 1, createdAt: claimed.createdAt, jobs: claimed.jobs } as const;
   });
+}
+
+/** The sooner of two wake-up delays, either of which may be unknown (null). */
+function earliest(a: number | null, b: number | null): number | null {
+  if (a === null) return b;
+  return b === null ? a : Math.min(a, b);
 }

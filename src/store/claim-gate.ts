@@ -26,6 +26,12 @@ export interface ClaimGate {
   openImports: number;
   /** An upload waits in `retry_wait` and its next attempt is due. */
   retryDue: boolean;
+  /**
+   * Milliseconds until the earliest whole-upload retry of the destination is due, when one waits
+   * and none is due yet; else null. An idle worker sleeps no longer than this: arrivals wake it
+   * through NOTIFY, but a retry coming due sends no notification, and the safety poll is 30 s.
+   */
+  nextRetryInMs: number | null;
   /** The destination's `br_claim_cursors` row exists (it does from its first enqueue). */
   hasCursor: boolean;
   backlog: ReadyBacklog;
@@ -49,11 +55,11 @@ export async function readClaimGate(
   options: { cap: number; sendAfterMs: number },
 ): Promise<ClaimGate> {
   const dest = destinationId;
-  const { rows } = await sql<BacklogRow & { uploading: string; open_imports: string; retry_due: boolean; has_cursor: boolean }>`${prepared}
+  const { rows } = await sql<BacklogRow & { uploading: string; open_imports: string; retry_in_ms: number | null; has_cursor: boolean }>`${prepared}
     SELECT (SELECT count(*) FROM br_uploads WHERE destination_id = ${dest} AND state = 'uploading') AS uploading,
            (SELECT count(*) FROM br_imports WHERE destination_id = ${dest} AND state = 'polling') AS open_imports,
-           EXISTS (SELECT 1 FROM br_uploads WHERE destination_id = ${dest} AND state = 'retry_wait'
-                   AND next_attempt_at <= now()) AS retry_due,
+           (SELECT (extract(epoch FROM min(next_attempt_at) - now()) * 1000)::double precision FROM br_uploads
+            WHERE destination_id = ${dest} AND state = 'retry_wait') AS retry_in_ms,
            EXISTS (SELECT 1 FROM br_claim_cursors WHERE destination_id = ${dest}) AS has_cursor,
            b.age_ms, b.ready
     FROM (${backlogSql(dest, options.cap, options.sendAfterMs)}) b
@@ -62,7 +68,8 @@ export async function readClaimGate(
   return {
     uploading: Number(row.uploading),
     openImports: Number(row.open_imports),
-    retryDue: row.retry_due,
+    retryDue: row.retry_in_ms !== null && row.retry_in_ms <= 0,
+    nextRetryInMs: row.retry_in_ms !== null && row.retry_in_ms > 0 ? Math.ceil(row.retry_in_ms) : null,
     hasCursor: row.has_cursor,
     backlog: backlogOf(row, options.cap),
   };

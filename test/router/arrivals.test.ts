@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { sql } from 'kysely';
+import { RetryableError } from '../../src/manager/errors.ts';
 import { insertJobs } from '../../src/store/jobs.repository.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 import { sampleEvents } from '../helpers/router.ts';
@@ -44,6 +45,30 @@ describe('router wake-ups on job arrival', () => {
     const latencyMs = Date.now() - before;
     console.log(`arrival latency: ${latencyMs} ms (uploadIntervalMs ${UPLOAD_INTERVAL_MS})`);
     expect(latencyMs).toBeLessThan(LONG_POLL_MS / 2);
+  });
+
+  it('wakes itself for a whole-upload retry coming due, which no notification announces', async () => {
+    let failures = 0;
+    const { manager, uploads } = scriptedManager({
+      upload: async (batch) => {
+        if (failures++ === 0) throw new RetryableError('vendor answered 503 (scripted once)');
+        return { outcomes: batch.jobIds.map((jobId) => ({ jobId, kind: 'succeeded' as const })) };
+      },
+    });
+    // Backoff of attempt 1 is 0.5–1 s; nothing else is waiting, so only the gate's retry time can
+    // wake the idle router before its 60 s safety poll.
+    start([testDestination(manager, 'dest-1', { uploadIntervalMs: 0, minBackoffMs: 1_000, maxBackoffMs: 1_000 })], {
+      idlePollMs: LONG_POLL_MS,
+      arrivals: { connect: async () => new pg.Client({ connectionString: t.url }), safetyPollMs: LONG_POLL_MS },
+    });
+    await insertJobs(t.db, 'dest-1', sampleEvents(3));
+    await waitFor(async () => (await succeeded(t)) === 3, { message: 'the retried upload succeeds', timeoutMs: LONG_POLL_MS / 2 });
+    const [first, retry] = uploads;
+    expect([first!.attempt, retry!.attempt, retry!.uploadId]).toEqual([1, 2, first!.uploadId]);
+    const gapMs = retry!.startedAt - first!.endedAt!;
+    console.log(`whole-upload retry sent ${gapMs} ms after the failure (backoff 500–1000 ms)`);
+    expect(gapMs).toBeGreaterThanOrEqual(450);
+    expect(gapMs).toBeLessThan(LONG_POLL_MS / 2);
   });
 
   it.runIf(!!process.env.DATABASE_URL)('reconnects after its LISTEN connection is killed and catches up', async () => {

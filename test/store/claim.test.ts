@@ -121,6 +121,7 @@ describe('store: claim', () => {
     const gate = await readClaimGate(s.t.db, DEST, { cap: 10, sendAfterMs: 3_600_000 });
     expect({ uploading: gate.uploading, retryDue: gate.retryDue, ready: gate.backlog.ready }).toEqual(expected);
     expect(gate.openImports).toBe(0);
+    expect(gate.nextRetryInMs).toBeNull();
     expect(gate.hasCursor).toBe(enqueue > 0);
   });
 
@@ -128,10 +129,15 @@ describe('store: claim', () => {
     await s.enqueue(2);
     const later = await s.claim({ limit: 1 });
     await endUploadAttempt(s.t.db, { uploadId: later.uploadId, owner: LEASE.owner, attempt: 1, state: 'retry_wait', retryAfterMs: 3_600_000 });
-    expect((await readClaimGate(s.t.db, DEST, { cap: 10, sendAfterMs: 0 })).retryDue).toBe(false);
+    const ahead = await readClaimGate(s.t.db, DEST, { cap: 10, sendAfterMs: 0 });
+    expect(ahead.retryDue).toBe(false);
+    // An idle worker sleeps no longer than this, so the retry goes out when due, not at the next safety poll.
+    expect(ahead.nextRetryInMs).toBeGreaterThan(3_500_000);
+    expect(ahead.nextRetryInMs).toBeLessThanOrEqual(3_600_000);
     const due = await s.claim({ limit: 1 });
     await endUploadAttempt(s.t.db, { uploadId: due.uploadId, owner: LEASE.owner, attempt: 1, state: 'retry_wait', retryAfterMs: 0 });
-    expect((await readClaimGate(s.t.db, DEST, { cap: 10, sendAfterMs: 0 })).retryDue).toBe(true);
+    const gate = await readClaimGate(s.t.db, DEST, { cap: 10, sendAfterMs: 0 });
+    expect([gate.retryDue, gate.nextRetryInMs]).toEqual([true, null]);
   });
 
   async function countUploads(): Promise<number> {
