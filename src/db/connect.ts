@@ -104,7 +104,16 @@ export function createPool(config: pg.PoolConfig, log?: Logger, prepare = false)
   // A checked-out client that is not running a query emits 'error' on itself; kysely adds no
   // listener, so give every client one. The next query on it fails and the pool replaces it, so
   // debug is enough here (an idle client's error also reaches the pool listener above).
-  pool.on('connect', (client) => client.on('error', (err) => log?.debug({ err }, 'database client error')));
+  pool.on('connect', (client) => {
+    client.on('error', (err) => log?.debug({ err }, 'database client error'));
+    // Queued before any query of whoever asked for the client. The router's statements are short
+    // and planned over every job partition: once history makes their estimated cost pass
+    // jit_above_cost, the server JIT-compiles them on every execution, 20–70 ms each, for work
+    // that takes under a millisecond (issue 13's 5M-history row: 0.31× of W1 with JIT, see
+    // docs/store-design.md). Session-wide here; the claim transaction also sets it locally, for
+    // poolers that hand each transaction another server connection.
+    client.query('SET jit = off').catch((err: Error) => log?.debug({ err }, 'could not turn JIT off for this connection'));
+  });
   return pool;
 }
 

@@ -17,9 +17,14 @@ export function destinationLockKey(destinationId: string | RawBuilder<unknown>):
   return sql<number>`hashtext('batch-router:claim:' || ${destinationId})`;
 }
 
-/** Exclusive, until the transaction ends: only claims take it this way. */
+/**
+ * Exclusive, until the transaction ends: only claims take it this way. The same statement sets the
+ * claim transaction's planner settings: generic plans (planning over the partitions cost more
+ * than running) and no JIT (see `createPool`).
+ */
 export async function lockDestinationForClaim(db: Kysely<Database>, destinationId: string): Promise<void> {
-  await sql`${prepared}SELECT pg_advisory_xact_lock(${destinationLockKey(destinationId)}), set_config('plan_cache_mode', 'force_generic_plan', true)`.execute(db);
+  await sql`${prepared}SELECT pg_advisory_xact_lock(${destinationLockKey(destinationId)}), set_config('plan_cache_mode', 'force_generic_plan', true),
+                   set_config('jit', 'off', true)`.execute(db);
 }
 
 /**
