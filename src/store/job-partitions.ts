@@ -13,37 +13,62 @@ type Db = Kysely<Database>;
 
 export const PARTITION_WIDTH = 1_000_000;
 const TABLES = ['br_job_exceptions', 'br_job_payloads', 'br_job_rows'] as const;
-/** How long a partition drop waits for its lock before leaving the partition to the next sweep. */
-const DROP_LOCK_TIMEOUT_MS = 200;
+/**
+ * How long partition DDL (a drop, or making one) waits for the job tables' locks before leaving the
+ * partition to the next sweep: below PostgreSQL's deadlock_timeout (1 s by default), so the sweep
+ * gives up before any router statement waiting on it could be chosen as a deadlock's victim.
+ */
+const PARTITION_LOCK_TIMEOUT_MS = 200;
 
 /**
  * Makes partitions up to two widths past the next job id, and the partition of every range that
  * has jobs in the DEFAULT partition (ids the sequence reached before a partition was made for
  * them: the function moves them into the new partition, see migration 2026-12-06T06), so retention
- * can drop them with their partition. Returns how many were made. A lock wait on DEFAULT gives up
- * after 5 s (the range waits for the next sweep); two processes sweeping at once may both try to
- * make one: the loser's "already exists" is no error.
+ * can drop them with their partition. Returns how many were made.
+ *
+ * Making a partition takes an exclusive lock on each parent, one after the other, which deadlocked
+ * with the router's statements that hold one job table and want the next (the soak's probe at
+ * 60,000 events/s: a router statement was the victim, its upload was resent after the lease, and
+ * p99 went from 0.4 s to 30 s). So, only when a partition is missing, the three parents are locked
+ * first in one statement, in the order the drop uses, with a timeout below deadlock_timeout: a busy
+ * moment leaves the partition to the next sweep (two widths ahead leaves many sweeps of slack) and
+ * the router is never the deadlock's victim. Two processes sweeping at once may both try to make
+ * one: the loser's "already exists" is no error.
  */
 export async function ensureJobPartitions(db: Db): Promise<number> {
   try {
     return await db.transaction().execute(async (trx) => {
-      await sql`SET LOCAL lock_timeout = '5s'`.execute(trx);
       // Read first, made after: DDL on a table the same statement still reads is refused.
-      const { rows: spans } = await sql<{ first: string; last: string }>`
-        SELECT last_value AS first, last_value + ${2 * PARTITION_WIDTH} AS last FROM br_job_ids
-        UNION ALL
-        SELECT n * ${PARTITION_WIDTH}, n * ${PARTITION_WIDTH} FROM (${rangesInDefault()}) d`.execute(trx);
+      const { rows: spans } = await sql<{ first: string; last: string; missing: boolean }>`
+        SELECT first, last, EXISTS (
+          SELECT 1 FROM generate_series(first / ${PARTITION_WIDTH}, last / ${PARTITION_WIDTH}) n
+          WHERE to_regclass('br_job_rows_p' || n) IS NULL) AS missing
+        FROM (
+          SELECT greatest(last_value, 0) AS first, greatest(last_value, 0) + ${2 * PARTITION_WIDTH} AS last FROM br_job_ids
+          UNION ALL
+          SELECT n * ${PARTITION_WIDTH}, n * ${PARTITION_WIDTH} FROM (${rangesInDefault()}) d) s`.execute(trx);
+      const toMake = spans.filter((span) => span.missing);
+      if (toMake.length === 0) return 0;
+      await sql`SET LOCAL lock_timeout = ${sql.lit(`${PARTITION_LOCK_TIMEOUT_MS}ms`)}`.execute(trx);
+      await lockJobTables(trx);
       let made = 0;
-      for (const span of spans) {
+      for (const span of toMake) {
         const { rows } = await sql<{ n: number }>`SELECT br_ensure_job_partitions(${span.first}::bigint, ${span.last}::bigint) AS n`.execute(trx);
         made += Number(rows[0]?.n ?? 0);
       }
       return made;
     });
   } catch (error) {
-    if ((error as { code?: string }).code === '42P07') return 0;
+    const code = (error as { code?: string }).code;
+    // 42P07: another process made it; 55P03: the lock was not granted in time; 40P01: a deadlock's victim all the same.
+    if (code === '42P07' || code === '55P03' || code === '40P01') return 0;
     throw error;
   }
+}
+
+/** The three job tables' exclusive locks in one statement, always in this order (partition DDL). */
+async function lockJobTables(trx: Db): Promise<void> {
+  await sql`LOCK TABLE br_job_rows, br_job_exceptions, br_job_payloads IN ACCESS EXCLUSIVE MODE`.execute(trx);
 }
 
 /** Partition numbers with rows in any DEFAULT partition (which holds only the overflow, so is small). */
@@ -54,22 +79,43 @@ function rangesInDefault() {
     UNION SELECT DISTINCT job_id / ${PARTITION_WIDTH} FROM br_job_exceptions_default`;
 }
 
+/** How often the payload parent's statistics across its partitions are gathered again (see refreshJobStatistics). */
+const PAYLOAD_PARENT_STATISTICS_EVERY_MS = 10 * 60_000;
+
 /**
- * ANALYZEs each job table (the partitioned parent, which covers its partitions) one of whose
- * partitions has no statistics yet or changed by more than a tenth (at least 1,000 rows) since;
- * returns how many. Not left to autovacuum: it never analyzes a partitioned parent, looks at
- * partitions once a minute, and until then the planner guesses the claim's anti-join against
- * exception rows badly and reads the whole backlog above the cursor on every claim (measured,
- * 200,000 jobs claimed in batches of 10,000 on one connection: 16k jobs/s before these three
- * tables had statistics, 73k/s after).
+ * Keeps planner statistics of the job tables fresh; returns how many ANALYZEs ran. Not left to
+ * autovacuum: it never analyzes a partitioned parent, looks at partitions once a minute, and until
+ * then the planner guesses the claim's anti-join against exception rows badly and reads the whole
+ * backlog above the cursor on every claim (measured, 200,000 jobs claimed in batches of 10,000 on
+ * one connection: 16k jobs/s before these three tables had statistics, 73k/s after).
+ *
+ * `br_job_rows` and `br_job_exceptions` are analyzed as parents (which samples every partition
+ * again) whenever one of their partitions has no statistics yet or changed by more than a tenth
+ * (at least 1,000 rows): the claim's anti-join needs their statistics across partitions current
+ * (the soak's probe, with them refreshed only every 10 minutes, fell from 41,000 to 4,000
+ * deliveries/s as the backlog grew). `br_job_payloads`, only ever read by job id, gets its changed
+ * partitions analyzed on their own and its parent when it has no statistics or every 10 minutes:
+ * its parent ANALYZE on every sweep, up to 1.4 s of wide rows each 5 s, was most of the sweeper's
+ * CPU at 60,000 events/s.
  */
 export async function refreshJobStatistics(db: Db): Promise<number> {
-  const { rows } = await sql<{ parent: string }>`
-    SELECT DISTINCT substring(relname FROM '^(br_job_rows|br_job_payloads|br_job_exceptions)_') AS parent
-    FROM pg_stat_user_tables
-    WHERE relname ~ '^br_job_(rows|payloads|exceptions)_(p[0-9]+|default)$'
-      AND (coalesce(last_analyze, last_autoanalyze) IS NULL OR n_mod_since_analyze > greatest(1000, n_live_tup / 10))`.execute(db);
-  for (const { parent } of rows) await sql`ANALYZE ${sql.table(parent)}`.execute(db);
+  const { rows } = await sql<{ target: string }>`
+    WITH leaves AS (
+      SELECT relname, substring(relname FROM '^(br_job_rows|br_job_payloads|br_job_exceptions)_') AS parent,
+             coalesce(last_analyze, last_autoanalyze) IS NULL OR n_mod_since_analyze > greatest(1000, n_live_tup / 10) AS stale
+      FROM pg_stat_user_tables
+      WHERE relname ~ '^br_job_(rows|payloads|exceptions)_(p[0-9]+|default)$'
+    ), parents AS (
+      SELECT l.parent FROM leaves l JOIN pg_stat_user_tables t ON t.relname = l.parent
+      WHERE l.stale
+      GROUP BY l.parent, t.last_analyze
+      HAVING l.parent <> 'br_job_payloads' OR t.last_analyze IS NULL
+          OR t.last_analyze < now() - ${PAYLOAD_PARENT_STATISTICS_EVERY_MS}::double precision * interval '1 millisecond'
+    )
+    SELECT parent AS target FROM parents
+    UNION ALL
+    SELECT relname FROM leaves WHERE stale AND parent NOT IN (SELECT parent FROM parents)`.execute(db);
+  for (const { target } of rows) await sql`ANALYZE ${sql.table(target)}`.execute(db);
   return rows.length;
 }
 
@@ -144,8 +190,8 @@ export async function dropFinishedPartitions(db: Db, maxAgeMs: number): Promise<
     const { rows: counted } = await sql<{ n: string }>`SELECT count(*) AS n FROM ${sql.table(`br_job_rows_p${p.n}`)}`.execute(db);
     try {
       dropped += await db.transaction().execute(async (trx) => {
-        await sql`SET LOCAL lock_timeout = ${sql.lit(`${DROP_LOCK_TIMEOUT_MS}ms`)}`.execute(trx);
-        await sql`LOCK TABLE br_job_rows, br_job_exceptions, br_job_payloads IN ACCESS EXCLUSIVE MODE`.execute(trx);
+        await sql`SET LOCAL lock_timeout = ${sql.lit(`${PARTITION_LOCK_TIMEOUT_MS}ms`)}`.execute(trx);
+        await lockJobTables(trx);
         for (const table of TABLES) {
           await sql`ALTER TABLE ${sql.table(table)} DETACH PARTITION ${sql.table(`${table}_p${p.n}`)}`.execute(trx);
         }

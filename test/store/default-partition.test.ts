@@ -66,4 +66,24 @@ describe('store: jobs in the DEFAULT partition', () => {
     expect(await placement()).toEqual({ br_job_rows_p40: 1, br_job_payloads_p40: 1 });
     expect(await s.states([far!])).toEqual(['waiting']);
   });
+
+  it.runIf(!!process.env.DATABASE_URL)('a job table busy in another transaction: the partition is left to the next sweep, quickly and without an error', async () => {
+    await setIds(70 * PARTITION_WIDTH);
+    const other = await s.t.pool.connect();
+    try {
+      // What a router statement holds while it writes: a lock the partition DDL conflicts with.
+      await other.query('BEGIN');
+      await other.query('LOCK TABLE br_job_exceptions IN ROW EXCLUSIVE MODE');
+      const started = Date.now();
+      expect(await ensureJobPartitions(s.t.db)).toBe(0);
+      // Gave up on its own short lock timeout, far below the 1 s after which a waiting router
+      // statement would run the deadlock check and could be chosen as the victim.
+      expect(Date.now() - started).toBeLessThan(1_000);
+      await other.query('COMMIT');
+      expect(await ensureJobPartitions(s.t.db)).toBeGreaterThanOrEqual(1);
+    } finally {
+      await other.query('ROLLBACK').catch(() => {});
+      other.release();
+    }
+  });
 });
