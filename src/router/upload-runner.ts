@@ -14,6 +14,7 @@ import { endUploadAttempt, finishSettledUploads } from '../store/uploads.reposit
 import { recordUploadSucceeded } from '../store/upload-success.ts';
 import { backoffRangeMs } from '../store/retry-policy.ts';
 import { redactText } from '../logger.ts';
+import { retryRolledBack } from '../db/rolled-back-retry.ts';
 import { removeStagingFile, stageRows, stagedBatch, stagingPath, type StagedEntry } from './staging.ts';
 import { applyOutcomes, reconcileOutcomes } from './outcomes.ts';
 import { callSignal } from './call-signal.ts';
@@ -37,6 +38,7 @@ export async function runUpload(
   const guard = { state: 'executing', uploadId: claim.uploadId, destinationId: destination.id } as const;
   const { rejected, entries } = transformJobs(destination, claim.jobs);
   const rejectedIds = new Set(rejected.map((r) => r.jobId));
+  const onRolledBack = (err: Error, tryNumber: number) => log.warn({ err, try: tryNumber }, 'recording the upload was rolled back by the server (deadlock or serialization); recording it again');
   const file = await stageRows(stagingPath(ctx.stagingDir, destination.id, claim.uploadId), entries, ctx.stagingMemoryBytes);
   try {
     let result: UploadResult | undefined;
@@ -67,14 +69,14 @@ export async function runUpload(
     }
     const reconciled = failure ? undefined : reconcileOutcomes(file.jobIds, result?.outcomes ?? [], result?.imports ?? [], log);
     if (reconciled && rejected.length === 0 && allPlainSuccesses(reconciled)) {
-      const { recorded, succeeded } = await recordUploadSucceeded(ctx.db, {
+      const { recorded, succeeded } = await retryRolledBack(() => recordUploadSucceeded(ctx.db, {
         uploadId: claim.uploadId, destinationId: destination.id, owner: ctx.workerId, attempt: claim.attempt, jobCount: claim.jobs.length, bytes: file.bytes,
-      });
+      }), onRolledBack);
       if (recorded) log.info({ jobs: claim.jobs.length, rejected: 0, imports: 0, succeeded }, 'upload recorded');
       else log.warn(LEASE_LOST);
       return;
     }
-    const recorded = await ctx.db.transaction().execute(async (trx) => {
+    const recorded = await retryRolledBack(() => ctx.db.transaction().execute(async (trx) => {
       const secrets = destination.secrets;
       if (failure) {
         const sent = { ...claim, jobs: claim.jobs.filter((j) => !rejectedIds.has(j.id)) };
@@ -111,7 +113,7 @@ export async function runUpload(
       });
       log.info({ jobs: claim.jobs.length, rejected: rejected.length, imports: importIds.length, ...counts }, 'upload recorded');
       return true;
-    });
+    }), onRolledBack);
     if (!recorded) log.warn(LEASE_LOST);
   } finally {
     await removeStagingFile(file);
