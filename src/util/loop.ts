@@ -18,6 +18,12 @@ export class Loop {
   #stopController = new AbortController();
   #done: Promise<void> | undefined;
   #wake: (() => void) | undefined;
+  /**
+   * A wake that came while a tick was running: what the tick read may already be stale (jobs
+   * arrived, an upload was recorded after the tick looked), so the next tick runs without sleeping.
+   * Dropping it left the loop asleep until its next poll, 30 s for a worker woken by arrivals.
+   */
+  #wokenDuringTick = false;
   #lastRunAt: Date | null = null;
   #lastError: string | null = null;
   #consecutiveErrors = 0;
@@ -35,9 +41,10 @@ export class Loop {
     this.#done = this.#run();
   }
 
-  /** Cuts the current sleep short (e.g. new work arrived). */
+  /** Cuts the current sleep short (e.g. new work arrived), or the next one if a tick is running. */
   wake(): void {
-    this.#wake?.();
+    if (this.#wake) this.#wake();
+    else this.#wokenDuringTick = true;
   }
 
   async stop(): Promise<void> {
@@ -64,6 +71,7 @@ export class Loop {
     const signal = this.#stopController.signal;
     while (!signal.aborted) {
       let sleepMs: number;
+      this.#wokenDuringTick = false;
       try {
         sleepMs = await this.tick(signal);
         this.#lastRunAt = new Date();
@@ -75,7 +83,7 @@ export class Loop {
         sleepMs = Math.min(this.errorBackoff.maxMs, this.errorBackoff.minMs * 2 ** (this.#consecutiveErrors - 1));
         this.log.error({ err: error, loop: this.name, retryInMs: sleepMs }, `${this.name} failed; retrying`);
       }
-      if (sleepMs > 0 && !signal.aborted) {
+      if (sleepMs > 0 && !signal.aborted && !this.#wokenDuringTick) {
         const wakeController = new AbortController();
         this.#wake = () => wakeController.abort();
         await abortableDelay(sleepMs, AbortSignal.any([signal, wakeController.signal]));
