@@ -49,7 +49,6 @@ export async function ensureJobPartitions(db: Db): Promise<number> {
           SELECT n * ${PARTITION_WIDTH}, n * ${PARTITION_WIDTH} FROM (${rangesInDefault()}) d) s`.execute(trx);
       const toMake = spans.filter((span) => span.missing);
       if (toMake.length === 0) return 0;
-      await sql`SET LOCAL lock_timeout = ${sql.lit(`${PARTITION_LOCK_TIMEOUT_MS}ms`)}`.execute(trx);
       await lockJobTables(trx);
       let made = 0;
       for (const span of toMake) {
@@ -59,16 +58,25 @@ export async function ensureJobPartitions(db: Db): Promise<number> {
       return made;
     });
   } catch (error) {
-    const code = (error as { code?: string }).code;
-    // 42P07: another process made it; 55P03: the lock was not granted in time; 40P01: a deadlock's victim all the same.
-    if (code === '42P07' || code === '55P03' || code === '40P01') return 0;
+    // 42P07: another process made it.
+    if ((error as { code?: string }).code === '42P07' || lockNotGranted(error)) return 0;
     throw error;
   }
 }
 
-/** The three job tables' exclusive locks in one statement, always in this order (partition DDL). */
+/**
+ * The three job tables' exclusive locks for partition DDL, in one statement, always in this order,
+ * waiting at most PARTITION_LOCK_TIMEOUT_MS (for the rest of the caller's transaction).
+ */
 async function lockJobTables(trx: Db): Promise<void> {
+  await sql`SET LOCAL lock_timeout = ${sql.lit(`${PARTITION_LOCK_TIMEOUT_MS}ms`)}`.execute(trx);
   await sql`LOCK TABLE br_job_rows, br_job_exceptions, br_job_payloads IN ACCESS EXCLUSIVE MODE`.execute(trx);
+}
+
+/** `lockJobTables` gave up: 55P03, not granted in time; 40P01, chosen as a deadlock's victim all the same. */
+function lockNotGranted(error: unknown): boolean {
+  const code = (error as { code?: string } | null)?.code;
+  return code === '55P03' || code === '40P01';
 }
 
 /** Partition numbers with rows in any DEFAULT partition (which holds only the overflow, so is small). */
@@ -190,7 +198,6 @@ export async function dropFinishedPartitions(db: Db, maxAgeMs: number): Promise<
     const { rows: counted } = await sql<{ n: string }>`SELECT count(*) AS n FROM ${sql.table(`br_job_rows_p${p.n}`)}`.execute(db);
     try {
       dropped += await db.transaction().execute(async (trx) => {
-        await sql`SET LOCAL lock_timeout = ${sql.lit(`${PARTITION_LOCK_TIMEOUT_MS}ms`)}`.execute(trx);
         await lockJobTables(trx);
         for (const table of TABLES) {
           await sql`ALTER TABLE ${sql.table(table)} DETACH PARTITION ${sql.table(`${table}_p${p.n}`)}`.execute(trx);
@@ -206,9 +213,7 @@ export async function dropFinishedPartitions(db: Db, maxAgeMs: number): Promise<
         return Number(counted[0]?.n ?? 0);
       });
     } catch (error) {
-      const code = (error as { code?: string }).code;
-      // 55P03: the lock was not granted in time; 40P01: chosen as a deadlock's victim all the same.
-      if (error instanceof StillOpen || code === '55P03' || code === '40P01') continue;
+      if (error instanceof StillOpen || lockNotGranted(error)) continue;
       throw error;
     }
   }
