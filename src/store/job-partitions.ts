@@ -149,32 +149,51 @@ async function passedPartitions(db: Db): Promise<Partition[]> {
 /**
  * True when every job in [first, end) is final and finished before the cutoff, and no pending
  * submission owns one. Reads the given tables (the parents, or a detached partition's own).
+ *
+ * Each "is there a job here" question is a scalar subquery that stops at the first row it finds
+ * (an index probe per upload, cursor or pending submission), on purpose: written as EXISTS the
+ * planner made a merge semi join that read the partition's million rows whenever one upload
+ * straddling it had finished recently (the soak: 0.6-0.7 s per check, and the second check runs
+ * under the job tables' exclusive lock, so enqueue and claims stood still that long every
+ * partition). A scalar subquery is never pulled up into a join; its exception test is one too.
  */
 async function allFinished(db: Db, p: Partition, rowsTable: string, exceptionsTable: string, maxAgeMs: number): Promise<boolean> {
   const rowsT = sql.table(rowsTable);
   const excT = sql.table(exceptionsTable);
+  const last = p.end - 1;
+  const noException = sql`(SELECT 1 FROM ${excT} e WHERE e.job_id = r.id) IS NULL`;
   const { rows } = await sql<{ open: boolean }>`
     WITH cutoff AS (SELECT now() - ${maxAgeMs}::double precision * interval '1 millisecond' AS at)
     SELECT
-      EXISTS (SELECT 1 FROM ${excT} e, cutoff WHERE e.job_id >= ${p.first} AND e.job_id < ${p.end}
+      EXISTS (SELECT 1 FROM ${excT} e, cutoff WHERE e.job_id >= ${p.first} AND e.job_id <= ${last}
                 AND (e.state IN ('waiting', 'executing', 'importing') OR e.finished_at IS NULL OR e.finished_at >= cutoff.at))
       OR EXISTS (SELECT 1 FROM br_uploads u, cutoff
-                 WHERE u.first_job_id < ${p.end} AND u.last_job_id >= ${p.first}
+                 WHERE u.first_job_id <= ${last} AND u.last_job_id >= ${p.first}
                    AND (u.jobs_state = 'executing' OR u.jobs_finished_at IS NULL OR u.jobs_finished_at >= cutoff.at)
-                   AND EXISTS (SELECT 1 FROM ${rowsT} r
-                               WHERE r.destination_id = u.destination_id AND r.id BETWEEN u.first_job_id AND u.last_job_id
-                                 AND r.id >= ${p.first} AND r.id < ${p.end}
-                                 AND NOT EXISTS (SELECT 1 FROM ${excT} e WHERE e.job_id = r.id)))
+                   AND (SELECT r.id FROM ${rowsT} r
+                        WHERE r.destination_id = u.destination_id
+                          AND r.id BETWEEN greatest(u.first_job_id, ${p.first}) AND least(u.last_job_id, ${last})
+                          AND ${noException}
+                        ORDER BY r.id LIMIT 1) IS NOT NULL)
       OR EXISTS (SELECT 1 FROM br_claim_cursors c
-                 WHERE EXISTS (SELECT 1 FROM ${rowsT} r
-                               WHERE r.destination_id = c.destination_id AND r.id > c.claimed_through
-                                 AND r.id >= ${p.first} AND r.id < ${p.end}
-                                 AND NOT EXISTS (SELECT 1 FROM ${excT} e WHERE e.job_id = r.id)))
-      OR EXISTS (SELECT 1 FROM ${rowsT} r JOIN br_submissions s ON s.id = r.submission_id
-                 WHERE r.id >= ${p.first} AND r.id < ${p.end} AND s.state = 'pending')
+                 WHERE (SELECT r.id FROM ${rowsT} r
+                        WHERE r.destination_id = c.destination_id
+                          AND r.id BETWEEN greatest(c.claimed_through + 1, ${p.first}) AND ${last}
+                          AND ${noException}
+                        ORDER BY r.id LIMIT 1) IS NOT NULL)
+      OR EXISTS (SELECT 1 FROM br_submissions s
+                 WHERE s.state = 'pending'
+                   AND (SELECT r.id FROM ${rowsT} r
+                        WHERE r.submission_id = s.id AND r.id BETWEEN ${p.first} AND ${last} LIMIT 1) IS NOT NULL)
       AS open
   `.execute(db);
   return rows[0]?.open === false;
+}
+
+/** Whether partition `n`'s jobs are all final and finished more than `maxAgeMs` ago: what lets retention drop it. */
+export function partitionJobsFinished(db: Db, n: number, maxAgeMs: number): Promise<boolean> {
+  const p = { n, first: n * PARTITION_WIDTH, end: (n + 1) * PARTITION_WIDTH };
+  return allFinished(db, p, 'br_job_rows', 'br_job_exceptions', maxAgeMs);
 }
 
 class StillOpen extends Error {}
@@ -194,7 +213,7 @@ class StillOpen extends Error {}
 export async function dropFinishedPartitions(db: Db, maxAgeMs: number): Promise<number> {
   let dropped = 0;
   for (const p of await passedPartitions(db)) {
-    if (!(await allFinished(db, p, 'br_job_rows', 'br_job_exceptions', maxAgeMs))) continue;
+    if (!(await partitionJobsFinished(db, p.n, maxAgeMs))) continue;
     const { rows: counted } = await sql<{ n: string }>`SELECT count(*) AS n FROM ${sql.table(`br_job_rows_p${p.n}`)}`.execute(db);
     try {
       dropped += await db.transaction().execute(async (trx) => {
