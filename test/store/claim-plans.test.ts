@@ -1,0 +1,55 @@
+/**
+ * The claim's cached plans stay index lookups when the ids move into a partition that was empty
+ * (and analyzed empty) when the plan was made. The claim runs as a generic plan that the session
+ * keeps until something invalidates it; made over an empty partition, it read that partition with
+ * a sequential scan, once per claimed job for the payload lookup, all the while the partition filled
+ * (the soak: a 10,000-job claim took 2-3 s once per partition until the sweeper's next ANALYZE).
+ * Counted with the server's own statistics on one session that keeps its prepared statements.
+ */
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import { describe, expect, it } from 'vitest';
+import { createPool } from '../../src/db/connect.ts';
+import type { Database } from '../../src/db/schema.ts';
+import { claimNextUpload } from '../../src/router/claim.ts';
+import { ensureJobPartitions, PARTITION_WIDTH } from '../../src/store/job-partitions.ts';
+import { insertJobs } from '../../src/store/jobs.repository.ts';
+import { requiresServer } from '../helpers/database.ts';
+import { scriptedManager, testDestination } from '../helpers/scripted-manager.ts';
+import { DEST, events, storeFixture } from './store-fixture.ts';
+
+const FILLED = 3_000;
+const CLAIM = 1_000;
+
+describe.skipIf(requiresServer)('store: claim plans over a partition that was empty (PostgreSQL server)', () => {
+  const s = storeFixture();
+
+  it('a claim from a partition that filled after its plan was made reads it by index, not once per job', async () => {
+    // One session, as a daemon's pooled connection: its named statements and their plans persist.
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: createPool({ connectionString: s.t.url, max: 1 }, undefined, true) }) });
+    try {
+      const ctx = { ...s.routerContext('w1'), db };
+      const destination = testDestination(scriptedManager().manager, DEST, { maxEventsPerUpload: CLAIM, uploadIntervalMs: 0, uploadConcurrency: 4 });
+      await ensureJobPartitions(db);
+      await sql`ANALYZE br_job_rows, br_job_payloads, br_job_exceptions`.execute(db); // partition 1: analyzed empty
+      await insertJobs(db, DEST, events(10));
+      expect((await claimNextUpload(ctx, destination)).kind).toBe('claimed'); // the claim's plans are made now
+
+      await sql`SELECT setval('br_job_ids', ${PARTITION_WIDTH})`.execute(db);
+      await insertJobs(db, DEST, events(FILLED));
+      const sequentialReads = async () => {
+        await sql`SELECT pg_stat_force_next_flush()`.execute(db); // this session's counts, published when it goes idle
+        const { rows } = await sql<{ n: string }>`
+          SELECT coalesce(sum(seq_tup_read), 0) AS n FROM pg_stat_user_tables
+          WHERE relname IN ('br_job_rows_p1', 'br_job_payloads_p1', 'br_job_exceptions_p1')`.execute(db);
+        return Number(rows[0]!.n);
+      };
+      const before = await sequentialReads();
+      const claim = await claimNextUpload(ctx, destination);
+      expect(claim.kind === 'claimed' ? claim.jobs.length : 0).toBe(CLAIM);
+      // Once per claimed job would be CLAIM × FILLED rows; one sequential pass would be FILLED.
+      expect((await sequentialReads()) - before).toBeLessThan(FILLED);
+    } finally {
+      await db.destroy();
+    }
+  });
+});
