@@ -17,6 +17,13 @@ export const USER_AGENT = 'batch-router-webhook/1';
 
 /** Rows are gathered into chunks of about this many characters: one chunk per row is too chatty. */
 const CHUNK_CHARS = 64 * 1024;
+/**
+ * A batch whose rows total at most this many bytes is sent as one body with a Content-Length;
+ * a larger one is streamed from staging (chunked). Small batches are the webhook's default (500
+ * events of a few hundred bytes), and a streamed body costs a web stream and a chunk per pull
+ * on every one of them.
+ */
+export const WHOLE_BODY_MAX_BYTES = 256 * 1024;
 /** Statuses below 500 that still mean "try again": timeout, idempotency conflict, too early, rate limit. */
 const RETRYABLE_4XX = new Set([408, 409, 425, 429]);
 
@@ -38,7 +45,8 @@ export async function postBatch(batch: UploadBatch<JsonObject>, ctx: CallContext
 
   // `duplex` is required for a stream body but missing from Node 20's RequestInit typing.
   // A streamed body cannot be replayed to a redirect target, so `send` reports redirects instead.
-  const init: RequestInit & { duplex: 'half' } = { method: 'POST', headers, body: bodyStream(batch, config.format), duplex: 'half' };
+  const body = batch.bytes <= WHOLE_BODY_MAX_BYTES ? await wholeBody(batch, config.format) : bodyStream(batch, config.format);
+  const init: RequestInit & { duplex: 'half' } = { method: 'POST', headers, body, duplex: 'half' };
   const response = await send({
     label: 'webhook POST',
     url: config.url,
@@ -75,6 +83,13 @@ export async function postBatch(batch: UploadBatch<JsonObject>, ctx: CallContext
   }
   const hint = status === 401 || status === 403 ? ' (check the credentials in "headers")' : '';
   throw new PermanentError(`${answered}${hint}`, { vendorCode: String(status) });
+}
+
+/** The body of a small batch, whole: the same bytes `bodyStream` would send. */
+async function wholeBody(batch: UploadBatch<JsonObject>, format: WebhookFormat): Promise<string> {
+  const rows: string[] = [];
+  for await (const row of batch.rows()) rows.push(row.json);
+  return format === 'json' ? `{"events":[${rows.join(',')}]}` : rows.map((json) => `${json}\n`).join('');
 }
 
 /** The body as a stream pulled from the staging file, so a large batch never sits in memory whole. */

@@ -4,7 +4,7 @@ import { ConfigError, PermanentError, RetryableError } from '../../src/manager/e
 import { buildBatch, callContext, tempDir } from '../../test/conformance/harness.ts';
 import { runManagerConformance } from '../../test/conformance/suite.ts';
 import { startHttpSink, type HttpSink } from '../../test/fakes/http-sink.ts';
-import { USER_AGENT, parseRetryAfter } from './client.ts';
+import { USER_AGENT, WHOLE_BODY_MAX_BYTES, parseRetryAfter } from './client.ts';
 import webhook from './index.ts';
 
 const SECRET = 'sk_live_51c0nf0rmance';
@@ -73,8 +73,19 @@ describe('webhook', () => {
     expect(request?.headers['content-type']).toBe('application/x-ndjson');
   });
 
+  it('sends a small batch whole, with a Content-Length', async () => {
+    const events = sampleEvents(500);
+    await send(events);
+    const [request] = sink.requests();
+    expect(request?.body).toBe(JSON.stringify({ events }));
+    expect(request?.headers['content-length']).toBe(String(Buffer.byteLength(request!.body)));
+    expect(request?.headers['transfer-encoding']).toBeUndefined();
+  });
+
   it('streams a large batch (chunked) and delivers every event once', async () => {
-    const result = await send(sampleEvents(5_000), { format: 'ndjson' });
+    const events = sampleEvents(5_000);
+    expect(events.reduce((n, e) => n + JSON.stringify(e).length, 0)).toBeGreaterThan(WHOLE_BODY_MAX_BYTES);
+    const result = await send(events, { format: 'ndjson' });
     expect(result.outcomes).toHaveLength(5_000);
     expect(sink.stats()).toMatchObject({ requests: 1, events: 5_000, uniqueIds: 5_000, duplicates: 0 });
     expect(sink.requests()[0]?.headers['transfer-encoding']).toBe('chunked');

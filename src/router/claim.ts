@@ -2,7 +2,8 @@
  * Claiming the next upload of a destination. One short transaction per claim, serialized per
  * destination across processes by an advisory lock so the concurrency limits (uploads in flight,
  * open vendor imports) are checked and taken atomically, and new jobs are taken by moving the
- * destination's cursor (jobs.claim.ts). Uploads waiting for a whole-upload retry go before new batches.
+ * destination's cursor (jobs.claim.ts). Uploads waiting for a whole-upload retry go before new
+ * batches. The usual claim is one statement, a database function (store/claim-function.ts).
  */
 import { lockDestinationForClaim } from '../store/destination-lock.ts';
 import {
@@ -13,6 +14,8 @@ import {
   type ClaimedJob,
 } from '../store/jobs.repository.ts';
 import { claimRetryUpload, endUploadAttempt } from '../store/uploads.repository.ts';
+import { claimInOneStatement } from '../store/claim-function.ts';
+import type { ClaimGate } from '../store/claim-gate.ts';
 import type { ActiveDestination, RouterContext } from './types.ts';
 
 export type ClaimResult =
@@ -32,18 +35,64 @@ export type ClaimResult =
    */
   | { readonly kind: 'idle'; readonly wakeInMs: number | null };
 
+/**
+ * Claims the destination's next upload if one is due and a slot is free. The usual case is one
+ * statement (src/store/claim-function.ts); a due whole-upload retry goes step by step.
+ */
 export async function claimNextUpload(ctx: RouterContext, destination: ActiveDestination): Promise<ClaimResult> {
+  const { tuning, manager } = destination;
+  const answer = await claimInOneStatement(ctx.db, {
+    destinationId: destination.id,
+    manager: manager.name,
+    lease: { owner: ctx.workerId, ms: ctx.leaseMs },
+    limit: tuning.maxEventsPerUpload,
+    maxBytes: tuning.maxBytesPerUpload,
+    sendAfterMs: tuning.uploadIntervalMs,
+    uploadConcurrency: tuning.uploadConcurrency,
+    maxImports: manager.limits.maxConcurrentImports,
+  });
+  if (answer.kind === 'claimed') return { kind: 'claimed', uploadId: answer.uploadId, attempt: 1, createdAt: answer.createdAt, jobs: answer.jobs };
+  // Another process took the jobs between the gate and the claim: no upload row was made.
+  if (answer.kind === 'nothing-taken') return { kind: 'idle', wakeInMs: 0 };
+  const verdict = gateVerdict(answer.gate, destination);
+  // 'claim' would mean the function's verdict and this one disagree: the step-by-step path decides then.
+  return verdict.kind === 'retry' || verdict.kind === 'claim' ? claimStepByStep(ctx, destination) : verdict;
+}
+
+/** What the gate says: a limit reached, a due whole-upload retry first, nothing ready yet, or claim. */
+type GateVerdict = Exclude<ClaimResult, { kind: 'claimed' }> | { readonly kind: 'retry' } | { readonly kind: 'claim' };
+
+/** The claim function's body decides "claim" the same way: keep the two in step. */
+export function gateVerdict(gate: ClaimGate, destination: ActiveDestination): GateVerdict {
+  const { tuning, manager } = destination;
+  if (gate.uploading >= tuning.uploadConcurrency) return { kind: 'at-capacity' };
+  const maxImports = manager.limits.maxConcurrentImports;
+  if (maxImports !== undefined && gate.uploading + gate.openImports >= maxImports) return { kind: 'at-capacity' };
+  if (gate.retryDue) return { kind: 'retry' };
+  const { backlog } = gate;
+  // ready === null: not counted, because the oldest job has waited long enough to go out anyway.
+  if (backlog.ready === 0) return { kind: 'idle', wakeInMs: earliest(backlog.nextReadyInMs, gate.nextRetryInMs) };
+  const waitedMs = backlog.oldestWaitMs;
+  const full = backlog.ready !== null && backlog.ready >= tuning.maxEventsPerUpload;
+  if (backlog.ready !== null && !full && waitedMs < tuning.uploadIntervalMs) {
+    return { kind: 'idle', wakeInMs: earliest(tuning.uploadIntervalMs - waitedMs, gate.nextRetryInMs) };
+  }
+  return { kind: 'claim' };
+}
+
+/**
+ * The claim as a transaction of several statements: the lock, the gate, a due whole-upload retry
+ * (or, if it vanished, a new batch), COMMIT. Taken when the gate says a retry is due.
+ */
+export async function claimStepByStep(ctx: RouterContext, destination: ActiveDestination): Promise<ClaimResult> {
   const { tuning, manager } = destination;
   const lease = { owner: ctx.workerId, ms: ctx.leaseMs };
   return ctx.db.transaction().execute(async (trx) => {
     // Round trips: the lock, the gate (limits, due retries and backlog in one read), the claim.
     await lockDestinationForClaim(trx, destination.id);
     const gate = await readClaimGate(trx, destination.id, { cap: tuning.maxEventsPerUpload, sendAfterMs: tuning.uploadIntervalMs });
-    if (gate.uploading >= tuning.uploadConcurrency) return { kind: 'at-capacity' } as const;
-    const maxImports = manager.limits.maxConcurrentImports;
-    if (maxImports !== undefined && gate.uploading + gate.openImports >= maxImports) return { kind: 'at-capacity' } as const;
-
-    if (gate.retryDue) {
+    let verdict = gateVerdict(gate, destination);
+    if (verdict.kind === 'retry') {
       const retry = await claimRetryUpload(trx, destination.id, lease);
       if (retry) {
         const jobs = await claimJobsOfUpload(trx, retry.id, destination.id);
@@ -51,18 +100,9 @@ export async function claimNextUpload(ctx: RouterContext, destination: ActiveDes
         // Every job left the upload meanwhile (cancelled): nothing to resend.
         await endUploadAttempt(trx, { uploadId: retry.id, destinationId: destination.id, owner: lease.owner, attempt: retry.attempt, state: 'finished' });
       }
+      verdict = gateVerdict({ ...gate, retryDue: false }, destination);
     }
-
-    const { backlog } = gate;
-    // ready === null: not counted, because the oldest job has waited long enough to go out anyway.
-    if (backlog.ready === 0) {
-      return { kind: 'idle', wakeInMs: earliest(backlog.nextReadyInMs, gate.nextRetryInMs) } as const;
-    }
-    const waitedMs = backlog.oldestWaitMs;
-    const full = backlog.ready !== null && backlog.ready >= tuning.maxEventsPerUpload;
-    if (backlog.ready !== null && !full && waitedMs < tuning.uploadIntervalMs) {
-      return { kind: 'idle', wakeInMs: earliest(tuning.uploadIntervalMs - waitedMs, gate.nextRetryInMs) } as const;
-    }
+    if (verdict.kind !== 'claim') return verdict as Exclude<GateVerdict, { kind: 'retry' | 'claim' }>;
 
     if (!gate.hasCursor) await ensureClaimCursor(trx, destination.id);
     const claimed = await claimNewUpload(trx, {

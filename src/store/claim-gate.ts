@@ -4,7 +4,7 @@
  * backlog, all in one statement (one round trip per claim instead of four). Read under the
  * destination's claim lock, so what it says still holds when the claim runs.
  */
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database } from '../db/schema.ts';
 import { prepared } from '../db/prepared-statements.ts';
 
@@ -54,24 +54,41 @@ export async function readClaimGate(
   destinationId: string,
   options: { cap: number; sendAfterMs: number },
 ): Promise<ClaimGate> {
-  const dest = destinationId;
-  const { rows } = await sql<BacklogRow & { uploading: string; open_imports: string; retry_in_ms: number | null; has_cursor: boolean }>`${prepared}
+  const { rows } = await sql<ClaimGateRow>`${prepared}${claimGateSql(destinationId, options.cap, options.sendAfterMs)}`.execute(db);
+  return claimGateOf(rows[0]!, options.cap);
+}
+
+/** A value in the gate's SQL: a parameter, or (in the claim function's body) an argument's name. */
+export type SqlArgument = string | number | RawBuilder<unknown>;
+
+/** The gate's one row, as `claimGateSql` returns it (also returned by the one-statement claim). */
+export interface ClaimGateRow extends BacklogRow {
+  uploading: string;
+  open_imports: string;
+  retry_in_ms: number | null;
+  has_cursor: boolean;
+}
+
+/** The gate's SELECT (see readClaimGate); shared with the claim function (claim-function.ts). */
+export function claimGateSql(dest: SqlArgument, cap: SqlArgument, sendAfterMs: SqlArgument): RawBuilder<ClaimGateRow> {
+  return sql<ClaimGateRow>`
     SELECT (SELECT count(*) FROM br_uploads WHERE destination_id = ${dest} AND state = 'uploading') AS uploading,
            (SELECT count(*) FROM br_imports WHERE destination_id = ${dest} AND state = 'polling') AS open_imports,
            (SELECT (extract(epoch FROM min(next_attempt_at) - now()) * 1000)::double precision FROM br_uploads
             WHERE destination_id = ${dest} AND state = 'retry_wait') AS retry_in_ms,
            EXISTS (SELECT 1 FROM br_claim_cursors WHERE destination_id = ${dest}) AS has_cursor,
            b.age_ms, b.ready
-    FROM (${backlogSql(dest, options.cap, options.sendAfterMs)}) b
-  `.execute(db);
-  const row = rows[0]!;
+    FROM (${backlogSql(dest, cap, sendAfterMs)}) b`;
+}
+
+export function claimGateOf(row: ClaimGateRow, cap: number): ClaimGate {
   return {
     uploading: Number(row.uploading),
     openImports: Number(row.open_imports),
     retryDue: row.retry_in_ms !== null && row.retry_in_ms <= 0,
     nextRetryInMs: row.retry_in_ms !== null && row.retry_in_ms > 0 ? Math.ceil(row.retry_in_ms) : null,
     hasCursor: row.has_cursor,
-    backlog: backlogOf(row, options.cap),
+    backlog: backlogOf(row, cap),
   };
 }
 
@@ -95,7 +112,7 @@ function backlogOf(row: BacklogRow | undefined, cap: number): ReadyBacklog {
  * The count is an InitPlan, run only if the CASE reaches it; the cursor is a scalar subquery so
  * `id > cursor` is an index condition, not a filter over the destination's history.
  */
-function backlogSql(destinationId: string, cap: number, sendAfterMs: number) {
+function backlogSql(destinationId: SqlArgument, cap: SqlArgument, sendAfterMs: SqlArgument) {
   return sql`
     WITH cur AS (
       SELECT coalesce((SELECT claimed_through FROM br_claim_cursors WHERE destination_id = ${destinationId}), 0) AS through

@@ -12,6 +12,7 @@ import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database } from '../db/schema.ts';
 import { prepared } from '../db/prepared-statements.ts';
 import { sameDestination } from './destination-scope.ts';
+import type { SqlArgument } from './claim-gate.ts';
 
 type Db = Kysely<Database>;
 
@@ -62,29 +63,54 @@ export async function claimNewUpload(
   db: Db,
   options: { destinationId: string; manager: string; lease: { owner: string; ms: number }; limit: number; maxBytes: number },
 ): Promise<{ uploadId: string; createdAt: Date; jobs: ClaimedJob[] } | undefined> {
-  const { destinationId: dest, lease } = options;
-  // The upload's id and creation time ride on every row; the time as epoch milliseconds, since
-  // parsing a timestamptz text per row cost more than the rest of the row (measured: 1 ms per 1,000).
-  const { rows } = await sql<ClaimedJob & { upload_id: string; created_ms: number }>`${prepared}
+  const { destinationId, manager, lease, limit, maxBytes } = options;
+  const { rows } = await sql<ClaimedJob & { upload_id: string; created_ms: number }>`${prepared}${claimNewUploadSql({
+    destinationId, manager, owner: lease.owner, leaseMs: lease.ms, limit, maxBytes,
+  })}`.execute(db);
+  if (rows.length === 0) return undefined;
+  const jobs = rows.map(({ id, attempts, payload }) => ({ id, attempts, payload }));
+  return { uploadId: rows[0]!.upload_id, createdAt: new Date(rows[0]!.created_ms), jobs };
+}
+
+/** The claimed jobs of claimNewUpload, each with the upload's id and creation time (epoch ms). */
+export interface ClaimedJobRow extends ClaimedJob {
+  upload_id: string;
+  created_ms: number;
+}
+
+/** What claimNewUpload's statement returns per job by default (`j` the job, `i` the new upload). */
+const CLAIMED_JOB_COLUMNS = sql`j.*, i.id AS upload_id, (extract(epoch FROM i.created_at) * 1000)::float8 AS created_ms`;
+
+/**
+ * claimNewUpload's statement; its values are parameters, or (in the claim function's body,
+ * src/store/claim-function.ts) the function's argument names, and `columns` its result row there.
+ * The upload's id and creation time ride on every row; the time as epoch milliseconds, since
+ * parsing a timestamptz text per row cost more than the rest of the row (measured: 1 ms per 1,000).
+ */
+export function claimNewUploadSql(options: {
+  destinationId: SqlArgument;
+  manager: SqlArgument;
+  owner: SqlArgument;
+  leaseMs: SqlArgument;
+  limit: SqlArgument;
+  maxBytes: SqlArgument;
+}, columns: RawBuilder<unknown> = CLAIMED_JOB_COLUMNS): RawBuilder<ClaimedJobRow> {
+  const dest = options.destinationId;
+  return sql<ClaimedJobRow>`
     WITH new_upload AS (
       SELECT nextval(pg_get_serial_sequence('br_uploads', 'id')) AS id
     ), ${claimCtes({ ...options, uploadId: sql`(SELECT id FROM new_upload)` })}, inserted AS (
       INSERT INTO br_uploads (id, destination_id, manager, state, job_count, lease_owner, lease_expires_at,
                               first_job_id, last_job_id, jobs_state, range_count)
       OVERRIDING SYSTEM VALUE
-      SELECT n.id, ${dest}, ${options.manager}, 'uploading', (SELECT count(*) FROM bounded), ${lease.owner},
-             now() + ${lease.ms}::double precision * interval '1 millisecond',
+      SELECT n.id, ${dest}, ${options.manager}, 'uploading', (SELECT count(*) FROM bounded), ${options.owner},
+             now() + ${options.leaseMs}::double precision * interval '1 millisecond',
              taken.first_id, taken.last_id, 'executing',
              CASE WHEN taken.last_id IS NULL THEN 0 ELSE ${rangeCountSql(dest)} END
       FROM new_upload n, taken WHERE EXISTS (SELECT 1 FROM bounded)
       RETURNING id, created_at
     )
-    SELECT j.*, i.id AS upload_id, (extract(epoch FROM i.created_at) * 1000)::float8 AS created_ms
-    FROM (${claimedJobsSql}) j, inserted i ORDER BY j.id
-  `.execute(db);
-  if (rows.length === 0) return undefined;
-  const jobs = rows.map(({ id, attempts, payload }) => ({ id, attempts, payload }));
-  return { uploadId: rows[0]!.upload_id, createdAt: new Date(rows[0]!.created_ms), jobs };
+    SELECT ${columns} FROM (${claimedJobsSql}) j, inserted i ORDER BY j.id`;
 }
 
 /**
@@ -94,7 +120,7 @@ export async function claimNewUpload(
  * filter it made every claim read the destination's jobs from the partition start (measured,
  * 500 per claim over a 100,000 backlog: 26 ms per claim at the end, 3.7 ms with this form).
  */
-function claimCtes(options: { destinationId: string; uploadId: RawBuilder<unknown>; limit: number; maxBytes: number }) {
+function claimCtes(options: { destinationId: SqlArgument; uploadId: RawBuilder<unknown>; limit: SqlArgument; maxBytes: SqlArgument }) {
   const { destinationId: dest, uploadId, limit } = options;
   return sql`cur AS (
       SELECT claimed_through FROM br_claim_cursors WHERE destination_id = ${dest} FOR UPDATE
@@ -133,7 +159,7 @@ function claimCtes(options: { destinationId: string; uploadId: RawBuilder<unknow
 }
 
 /** Jobs of a destination in the claimed range (what `markAllSucceeded` later counts against). */
-function rangeCountSql(dest: string) {
+function rangeCountSql(dest: SqlArgument) {
   return sql`(SELECT count(*) FROM br_job_rows r WHERE r.destination_id = ${dest} AND r.id BETWEEN taken.first_id AND taken.last_id)`;
 }
 

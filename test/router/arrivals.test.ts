@@ -74,7 +74,7 @@ describe('router wake-ups on job arrival', () => {
   it.runIf(!!process.env.DATABASE_URL)('reconnects after its LISTEN connection is killed and catches up', async () => {
     startIdleRouter();
     await waitFor(async () => (await listeners(t)) === 1, { message: 'listener connected', timeoutMs: 15_000 });
-    await sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN br_job_arrivals%' AND pid <> pg_backend_pid()`.execute(t.db);
+    await sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN br_job_arrivals%' AND pid <> pg_backend_pid()`.execute(t.db);
     await insertJobs(t.db, 'dest-1', sampleEvents(2)); // likely sent while nobody listens: lost
     await waitFor(async () => (await succeeded(t)) === 2, { message: 'jobs of the gap delivered after reconnect', timeoutMs: 20_000 });
     await insertJobs(t.db, 'dest-1', sampleEvents(1));

@@ -1,0 +1,174 @@
+/**
+ * The claim in one round trip: a PL/pgSQL function that takes the destination's claim lock, reads
+ * the gate and, when a batch is due and a slot is free, claims it, all inside one statement.
+ * Step by step (src/router/claim.ts) the same work is BEGIN, the lock, the gate, the claim and
+ * COMMIT: five round trips, each costing the daemon a socket write and a wake-up of the server,
+ * which at 500 jobs per upload was most of an upload's fixed cost.
+ *
+ * The function's body is compiled from the same SQL builders the step-by-step path runs (the lock
+ * key, `claimGateSql`, `claimNewUploadSql`), with the function's arguments in place of parameters,
+ * so there is one text of the claim. Its name carries a hash of its definition: a daemon creates
+ * its own version when missing (CREATE OR REPLACE, on first use in a database), and daemons of two
+ * versions sharing a database each call their own. Each statement in a VOLATILE function takes a
+ * new snapshot, so the gate and the claim see everything committed before the lock was granted,
+ * as they do after the lock statement of the step-by-step transaction.
+ */
+import { createHash } from 'node:crypto';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
+import type { Database } from '../db/schema.ts';
+import { prepared } from '../db/prepared-statements.ts';
+import { destinationLockKey } from './destination-lock.ts';
+import { claimGateOf, claimGateSql, type ClaimGate, type ClaimGateRow } from './claim-gate.ts';
+import { claimNewUploadSql, type ClaimedJob } from './jobs.claim.ts';
+
+type Db = Kysely<Database>;
+
+export interface ClaimArguments {
+  destinationId: string;
+  manager: string;
+  lease: { owner: string; ms: number };
+  /** maxEventsPerUpload: the most jobs taken, and the backlog that makes a full batch. */
+  limit: number;
+  maxBytes: number;
+  /** uploadIntervalMs: a partial batch goes once its oldest job has waited this long. */
+  sendAfterMs: number;
+  uploadConcurrency: number;
+  /** The manager's maxConcurrentImports (uploads plus open imports), if it has one. */
+  maxImports: number | undefined;
+}
+
+export type OneStatementClaim =
+  | { readonly kind: 'claimed'; readonly uploadId: string; readonly createdAt: Date; readonly jobs: ClaimedJob[] }
+  /** Not claimed: the gate as read under the lock, for the caller to say why (limits, a due retry, not ready yet). */
+  | { readonly kind: 'gate'; readonly gate: ClaimGate }
+  /** The gate let the claim through but it took no job (another process took them meanwhile). */
+  | { readonly kind: 'nothing-taken' };
+
+const arg = (name: string): RawBuilder<unknown> => sql.raw(name);
+
+const SIGNATURE = `p_dest text, p_manager text, p_owner text, p_lease_ms double precision, p_limit integer,
+  p_max_bytes bigint, p_send_after_ms double precision, p_upload_concurrency integer, p_max_imports integer`;
+
+/**
+ * r_kind 'gate': one row with the gate's columns; 'claimed': one row per job with the upload's.
+ * Prefixed so that no output column shares a name with a table column the body reads.
+ */
+const RESULT = `r_kind text, r_uploading bigint, r_open_imports bigint, r_retry_in_ms double precision, r_has_cursor boolean,
+  r_age_ms double precision, r_ready bigint, r_upload_id bigint, r_created_ms double precision, r_id bigint, r_attempts integer, r_payload text`;
+
+/**
+ * The body. The verdict "claim now" is the step-by-step path's (src/router/claim.ts): a slot free
+ * under both limits, no whole-upload retry due (the caller handles those step by step), and a
+ * full batch ready or the oldest ready job waited `sendAfterMs`.
+ */
+function definition(db: Db): { name: string; text: string } {
+  const compile = (query: RawBuilder<unknown>): string => {
+    const compiled = query.compile(db);
+    if (compiled.parameters.length > 0) throw new Error('the claim function body must not take parameters');
+    return compiled.sql;
+  };
+  const lock = compile(sql`SELECT pg_advisory_xact_lock(${destinationLockKey(arg('p_dest') as RawBuilder<string>)})`);
+  const gate = compile(claimGateSql(arg('p_dest'), arg('p_limit'), arg('p_send_after_ms')));
+  // A data-modifying WITH must be the top level of RETURN QUERY: the claim selects the result row itself.
+  const claim = compile(claimNewUploadSql({
+    destinationId: arg('p_dest'), manager: arg('p_manager'), owner: arg('p_owner'), leaseMs: arg('p_lease_ms'), limit: arg('p_limit'), maxBytes: arg('p_max_bytes'),
+  }, sql`'claimed'::text, NULL::bigint, NULL::bigint, NULL::double precision, NULL::boolean, NULL::double precision, NULL::bigint,
+         i.id, (extract(epoch FROM i.created_at) * 1000)::float8, j.id, j.attempts, j.payload`));
+  const body = `
+#variable_conflict use_column
+DECLARE
+  g record;
+BEGIN
+  ${lock.replace(/^\s*SELECT/, 'PERFORM')};
+  SELECT * INTO g FROM (${gate}) gate;
+  IF g.uploading >= p_upload_concurrency
+     OR (p_max_imports IS NOT NULL AND g.uploading + g.open_imports >= p_max_imports)
+     OR (g.retry_in_ms IS NOT NULL AND g.retry_in_ms <= 0)
+     OR g.ready = 0
+     OR (g.ready IS NOT NULL AND g.ready < p_limit AND greatest(coalesce(g.age_ms, 0), 0) < p_send_after_ms) THEN
+    RETURN QUERY SELECT 'gate'::text, g.uploading, g.open_imports, g.retry_in_ms, g.has_cursor, g.age_ms, g.ready,
+                        NULL::bigint, NULL::double precision, NULL::bigint, NULL::integer, NULL::text;
+    RETURN;
+  END IF;
+  IF NOT g.has_cursor THEN
+    INSERT INTO br_claim_cursors (destination_id, claimed_through) VALUES (p_dest, 0) ON CONFLICT DO NOTHING;
+  END IF;
+  RETURN QUERY ${claim};
+END`;
+  const hash = createHash('sha1').update(SIGNATURE).update(RESULT).update(body).digest('hex').slice(0, 12);
+  const name = `br_claim_${hash}`;
+  // The claim's planner settings (see lockDestinationForClaim), for the function's statements only.
+  const text = `CREATE OR REPLACE FUNCTION ${name}(${SIGNATURE}) RETURNS TABLE (${RESULT})
+LANGUAGE plpgsql VOLATILE
+SET plan_cache_mode = force_generic_plan SET jit = off SET enable_seqscan = off
+AS $claim$${body}$claim$`;
+  return { name, text };
+}
+
+let cached: { name: string; text: string } | undefined;
+
+function claimFunction(db: Db): { name: string; text: string } {
+  cached ??= definition(db);
+  return cached;
+}
+
+/** The function's name in this version, e.g. for an operator looking at pg_stat_activity. */
+export function claimFunctionName(db: Db): string {
+  return claimFunction(db).name;
+}
+
+interface ResultRow {
+  r_kind: 'gate' | 'claimed';
+  r_uploading: string;
+  r_open_imports: string;
+  r_retry_in_ms: number | null;
+  r_has_cursor: boolean;
+  r_age_ms: number | null;
+  r_ready: string | null;
+  r_upload_id: string;
+  r_created_ms: number;
+  r_id: string;
+  r_attempts: number;
+  r_payload: string | null;
+}
+
+/** Runs the claim function, creating it first if this database does not have this version yet. */
+export async function claimInOneStatement(db: Db, a: ClaimArguments): Promise<OneStatementClaim> {
+  const fn = claimFunction(db);
+  const call = () => sql<ResultRow>`${prepared}SELECT * FROM ${sql.raw(fn.name)}(${a.destinationId}, ${a.manager}, ${a.lease.owner},
+    ${a.lease.ms}::double precision, ${a.limit}::integer, ${a.maxBytes}::bigint, ${a.sendAfterMs}::double precision,
+    ${a.uploadConcurrency}::integer, ${a.maxImports ?? null}::integer)`.execute(db);
+  let result;
+  try {
+    result = await call();
+  } catch (error) {
+    if ((error as { code?: string }).code !== '42883') throw error; // undefined_function
+    await createClaimFunction(db);
+    result = await call();
+  }
+  const { rows } = result;
+  if (rows.length === 0) return { kind: 'nothing-taken' };
+  const first = rows[0]!;
+  if (first.r_kind === 'gate') {
+    const gate: ClaimGateRow = {
+      uploading: first.r_uploading, open_imports: first.r_open_imports, retry_in_ms: first.r_retry_in_ms,
+      has_cursor: first.r_has_cursor, age_ms: first.r_age_ms, ready: first.r_ready,
+    };
+    return { kind: 'gate', gate: claimGateOf(gate, a.limit) };
+  }
+  const jobs = rows.map((r) => ({ id: r.r_id, attempts: r.r_attempts, payload: r.r_payload }));
+  return { kind: 'claimed', uploadId: first.r_upload_id, createdAt: new Date(first.r_created_ms), jobs };
+}
+
+/**
+ * CREATE OR REPLACE of this version's function. Two processes creating it at once may collide in
+ * the catalog (a unique violation, or "tuple concurrently updated"): the other one made it, fine.
+ */
+export async function createClaimFunction(db: Db): Promise<void> {
+  try {
+    await sql.raw(claimFunction(db).text).execute(db);
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code !== '23505' && code !== 'XX000') throw error;
+  }
+}

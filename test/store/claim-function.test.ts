@@ -1,0 +1,114 @@
+/**
+ * Store conformance: the claim in one statement (a database function, src/store/claim-function.ts)
+ * and the claim step by step (a transaction of several statements) give the same answer in every
+ * gate state, the function is made on first use in a database that lacks it, and the usual claim
+ * is exactly one statement.
+ */
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import { describe, expect, it } from 'vitest';
+import { createPool } from '../../src/db/connect.ts';
+import type { Database } from '../../src/db/schema.ts';
+import { claimNextUpload, claimStepByStep, type ClaimResult } from '../../src/router/claim.ts';
+import { claimFunctionName } from '../../src/store/claim-function.ts';
+import { endUploadAttempt } from '../../src/store/uploads.repository.ts';
+import { scheduleRetries } from '../../src/store/jobs.transitions.ts';
+import type { Tuning } from '../../src/tuning-schema.ts';
+import type { ActiveDestination } from '../../src/router/types.ts';
+import { scriptedManager, testDestination } from '../helpers/scripted-manager.ts';
+import { DEST, LEASE, RETRY_NOW, storeFixture, type StoreFixture } from './store-fixture.ts';
+
+const WAIT_FOR_FULL = { maxEventsPerUpload: 3, uploadIntervalMs: 3_600_000 };
+
+const cases: Array<{
+  name: string;
+  arrange: (s: StoreFixture) => Promise<unknown>;
+  tuning?: Partial<Tuning>;
+  maxImports?: number;
+  expected: { kind: ClaimResult['kind']; jobs?: number; attempt?: number };
+}> = [
+  { name: 'an empty destination', arrange: async () => {}, expected: { kind: 'idle' } },
+  { name: 'a partial batch that has not waited uploadIntervalMs', arrange: (s) => s.enqueue(2), expected: { kind: 'idle' } },
+  { name: 'a partial batch that has waited', arrange: (s) => s.enqueue(2), tuning: { uploadIntervalMs: 0 }, expected: { kind: 'claimed', jobs: 2, attempt: 1 } },
+  { name: 'a full batch', arrange: (s) => s.enqueue(5), expected: { kind: 'claimed', jobs: 3, attempt: 1 } },
+  {
+    name: 'every upload slot taken',
+    arrange: (s) => s.enqueue(6).then(() => s.claim({ limit: 3 })),
+    tuning: { uploadConcurrency: 1 },
+    expected: { kind: 'at-capacity' },
+  },
+  {
+    name: "the manager's open imports at its limit",
+    arrange: (s) => s.importing(1).then(() => s.enqueue(3)),
+    maxImports: 1,
+    expected: { kind: 'at-capacity' },
+  },
+  {
+    name: 'a whole-upload retry due, before a full batch',
+    arrange: async (s) => {
+      await s.enqueue(2);
+      const { uploadId, jobs } = await s.claim({ limit: 2 });
+      // As a failed send records it: the jobs wait inside their upload for its next attempt.
+      const failures = jobs.map((j) => ({ jobId: j.id, error: 'HTTP 503', code: 'vendor_unavailable' as const }));
+      await scheduleRetries(s.t.db, { state: 'executing', uploadId }, failures, RETRY_NOW, true);
+      await endUploadAttempt(s.t.db, { uploadId, owner: LEASE.owner, attempt: 1, state: 'retry_wait', retryAfterMs: 0 });
+      await s.enqueue(3);
+    },
+    expected: { kind: 'claimed', jobs: 2, attempt: 2 },
+  },
+];
+
+function destinationFor(c: (typeof cases)[number]): ActiveDestination {
+  const limits = c.maxImports === undefined ? undefined : { maxConcurrentImports: c.maxImports };
+  const { manager } = scriptedManager(limits ? { limits } : {});
+  return testDestination(manager, DEST, { ...WAIT_FOR_FULL, ...c.tuning });
+}
+
+function summary(result: ClaimResult): { kind: ClaimResult['kind']; jobs?: number; attempt?: number } {
+  return result.kind === 'claimed' ? { kind: result.kind, jobs: result.jobs.length, attempt: result.attempt } : { kind: result.kind };
+}
+
+describe('store: the claim in one statement', () => {
+  const s = storeFixture();
+
+  const paths = [
+    { path: 'one statement', claim: claimNextUpload },
+    { path: 'step by step', claim: claimStepByStep },
+  ];
+  const table = cases.flatMap((c) => paths.map((p) => ({ ...c, ...p })));
+  it.each(table)('$name: $expected.kind ($path)', async (c) => {
+    await c.arrange(s);
+    expect(summary(await c.claim(s.routerContext('w1'), destinationFor(c)))).toEqual(c.expected);
+  });
+
+  it('is made on first use in a database without it, and claims at once', async () => {
+    await s.enqueue(3);
+    const name = claimFunctionName(s.t.db);
+    await sql`DROP FUNCTION IF EXISTS ${sql.raw(name)}`.execute(s.t.db);
+    const result = await claimNextUpload(s.routerContext('w1'), destinationFor(cases[0]!));
+    expect(summary(result)).toEqual({ kind: 'claimed', jobs: 3, attempt: 1 });
+    const { rows } = await sql<{ n: string }>`SELECT count(*) AS n FROM pg_proc WHERE proname = ${name}`.execute(s.t.db);
+    expect(Number(rows[0]!.n)).toBe(1);
+  });
+
+  it('a claim, and an idle answer, are one statement each', async () => {
+    let statements = 0;
+    const db = new Kysely<Database>({
+      dialect: new PostgresDialect({ pool: createPool({ connectionString: s.t.url, max: 1 }, undefined, s.t.serverBacked) }),
+      log: (event) => { if (event.level === 'query') statements += 1; },
+    });
+    try {
+      const ctx = { ...s.routerContext('w1'), db };
+      const destination = destinationFor(cases[0]!);
+      await claimNextUpload(ctx, destination); // makes the function if this database lacks it
+      await s.enqueue(3);
+      statements = 0;
+      expect((await claimNextUpload(ctx, destination)).kind).toBe('claimed');
+      expect(statements).toBe(1);
+      statements = 0;
+      expect((await claimNextUpload(ctx, destination)).kind).toBe('idle');
+      expect(statements).toBe(1);
+    } finally {
+      await db.destroy();
+    }
+  });
+});
