@@ -1,11 +1,14 @@
 /**
- * The HTTP side of the webhook manager: one streamed POST per batch, and the mapping from HTTP
+ * The HTTP side of the webhook manager: one POST per batch (whole when small, streamed when
+ * large, over node:http: see http-post.ts), and the mapping from HTTP
  * outcomes to the router's typed errors. Nothing here logs or quotes header values.
  */
-import type { CallContext, JsonObject, StagedRow, UploadBatch } from '../../src/manager/contract.ts';
+import type { CallContext, JsonObject, UploadBatch } from '../../src/manager/contract.ts';
 import { ConfigError, PermanentError, RetryableError, describeError, toError } from '../../src/manager/errors.ts';
-import { describeTarget, parseRetryAfter, readCapped, secretRedactor } from '../_http/http.ts';
-import { ERROR_TEXT_CHARS, send } from '../_http/request.ts';
+import { describeTarget, parseRetryAfter, secretRedactor } from '../_http/http.ts';
+import { ERROR_TEXT_CHARS } from '../_http/request.ts';
+import { ERROR_CODES } from '../../src/manager/error-codes.ts';
+import { post, PostFailure, type PostAnswer } from './http-post.ts';
 import { retryCodeForStatus } from '../_http/answer.ts';
 import type { WebhookConfig, WebhookFormat } from './config.ts';
 
@@ -37,39 +40,35 @@ export async function postBatch(batch: UploadBatch<JsonObject>, ctx: CallContext
   const target = describeTarget(config.url);
   const redact = secretRedactor(Object.values(config.headers));
 
-  const headers = new Headers({ 'user-agent': USER_AGENT });
-  for (const [name, value] of Object.entries(config.headers)) headers.set(name, value);
-  headers.set('content-type', config.format === 'json' ? 'application/json' : 'application/x-ndjson');
+  const headers: Record<string, string> = { 'user-agent': USER_AGENT };
+  for (const [name, value] of Object.entries(config.headers)) headers[name.toLowerCase()] = value;
+  headers['content-type'] = config.format === 'json' ? 'application/json' : 'application/x-ndjson';
   // Same on every retry of this upload, so a receiver that dedupes can drop the repeat.
-  headers.set('idempotency-key', `${batch.destinationId}:${batch.uploadId}`);
+  headers['idempotency-key'] = `${batch.destinationId}:${batch.uploadId}`;
 
-  // `duplex` is required for a stream body but missing from Node 20's RequestInit typing.
-  // A streamed body cannot be replayed to a redirect target, so `send` reports redirects instead.
-  const body = batch.bytes <= WHOLE_BODY_MAX_BYTES ? await wholeBody(batch, config.format) : bodyStream(batch, config.format);
-  const init: RequestInit & { duplex: 'half' } = { method: 'POST', headers, body, duplex: 'half' };
-  const response = await send({
-    label: 'webhook POST',
-    url: config.url,
-    init,
-    signal: ctx.signal,
-    timeoutMs: config.timeoutMs,
-    timeoutHint: '; raise "timeoutMs" if the receiver is slow',
-    redact,
-  });
-  const { status } = response;
-  const retryAfter = response.headers.get('retry-after');
-  const location = response.headers.get('location');
-  let text: string;
+  let answer: PostAnswer;
   try {
-    // Reading the body (even a 2xx one) lets the keep-alive connection be reused. A 2xx is a
-    // delivery even if its body then fails to arrive: retrying it would only duplicate the batch.
-    const body = readCapped(response, status < 300 ? 64 * 1024 : 4 * ERROR_TEXT_CHARS);
-    text = redact(status < 300 ? await body.catch(() => '') : await body);
+    answer = await post(config.url, {
+      headers,
+      body: batch.bytes <= WHOLE_BODY_MAX_BYTES ? await wholeBody(batch, config.format) : bodyChunks(batch, config.format),
+      signal: ctx.signal,
+      timeoutMs: config.timeoutMs,
+      // Reading the body (even a 2xx one) lets the keep-alive connection be reused.
+      maxBodyBytes: (status) => (status < 300 ? 64 * 1024 : 4 * ERROR_TEXT_CHARS),
+    });
   } catch (thrown) {
-    throw new RetryableError(`webhook ${target} answered ${status} but the body did not arrive: ${redact(describeError(toError(thrown)))}`, {
-      cause: thrown,
+    throw noAnswer(thrown, target, config.timeoutMs, redact);
+  }
+  const { status } = answer;
+  // A 2xx is a delivery even if its body then fails to arrive: retrying it would only duplicate the batch.
+  if (answer.bodyError && status >= 300) {
+    throw new RetryableError(`webhook ${target} answered ${status} but the body did not arrive: ${redact(describeError(answer.bodyError))}`, {
+      cause: answer.bodyError,
     });
   }
+  const text = redact(answer.body);
+  const retryAfter = answer.header('retry-after');
+  const location = answer.header('location');
 
   if (status >= 200 && status < 300) return;
   const detail = text.trim().slice(0, ERROR_TEXT_CHARS);
@@ -85,38 +84,40 @@ export async function postBatch(batch: UploadBatch<JsonObject>, ctx: CallContext
   throw new PermanentError(`${answered}${hint}`, { vendorCode: String(status) });
 }
 
-/** The body of a small batch, whole: the same bytes `bodyStream` would send. */
+/** The body of a small batch, whole: the same bytes `bodyChunks` would send. */
 async function wholeBody(batch: UploadBatch<JsonObject>, format: WebhookFormat): Promise<string> {
   const rows: string[] = [];
   for await (const row of batch.rows()) rows.push(row.json);
   return format === 'json' ? `{"events":[${rows.join(',')}]}` : rows.map((json) => `${json}\n`).join('');
 }
 
-/** The body as a stream pulled from the staging file, so a large batch never sits in memory whole. */
-function bodyStream(batch: UploadBatch<JsonObject>, format: WebhookFormat): ReadableStream<Uint8Array> {
-  const encoder = new TextEncoder();
-  let rows: AsyncIterator<StagedRow<JsonObject>> | undefined;
+/** The body in chunks pulled from the staging file, so a large batch never sits in memory whole. */
+async function* bodyChunks(batch: UploadBatch<JsonObject>, format: WebhookFormat): AsyncGenerator<string> {
+  let chunk = format === 'json' ? '{"events":[' : '';
   let count = 0;
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      rows ??= batch.rows()[Symbol.asyncIterator]();
-      let chunk = format === 'json' && count === 0 ? '{"events":[' : '';
-      while (chunk.length < CHUNK_CHARS) {
-        const next = await rows.next();
-        if (next.done) {
-          if (format === 'json') chunk += ']}';
-          controller.enqueue(encoder.encode(chunk));
-          controller.close();
-          return;
-        }
-        const json = next.value.json;
-        chunk += format === 'json' ? (count === 0 ? json : `,${json}`) : `${json}\n`;
-        count += 1;
-      }
-      controller.enqueue(encoder.encode(chunk));
-    },
-    async cancel() {
-      await rows?.return?.(); // closes the staging file when fetch gives up
-    },
-  });
+  for await (const row of batch.rows()) {
+    chunk += format === 'json' ? (count === 0 ? row.json : `,${row.json}`) : `${row.json}\n`;
+    count += 1;
+    if (chunk.length >= CHUNK_CHARS) {
+      yield chunk;
+      chunk = '';
+    }
+  }
+  yield format === 'json' ? `${chunk}]}` : chunk;
+}
+
+/** Getting no answer at all, as the router's typed error (always worth retrying). */
+function noAnswer(thrown: unknown, target: string, timeoutMs: number, redact: (text: string) => string): RetryableError {
+  const reason = thrown instanceof PostFailure ? thrown.reason : 'network';
+  const cause = thrown instanceof PostFailure ? thrown.cause : thrown;
+  if (reason === 'cancelled') {
+    return new RetryableError(`webhook POST to ${target} was cancelled (shutdown or call deadline)`, { cause, code: ERROR_CODES.timeout });
+  }
+  if (reason === 'timeout') {
+    return new RetryableError(`webhook POST: ${target} did not answer within ${timeoutMs} ms; raise "timeoutMs" if the receiver is slow`, {
+      cause,
+      code: ERROR_CODES.timeout,
+    });
+  }
+  return new RetryableError(`webhook POST to ${target} failed: ${redact(describeError(toError(cause)))}`, { cause });
 }
