@@ -84,11 +84,11 @@ export async function postBatch(batch: UploadBatch<JsonObject>, ctx: CallContext
   throw new PermanentError(`${answered}${hint}`, { vendorCode: String(status) });
 }
 
-/** The body of a small batch, whole: the same bytes `bodyChunks` would send. */
+/** The body of a small batch, whole: `bodyChunks` joined. */
 async function wholeBody(batch: UploadBatch<JsonObject>, format: WebhookFormat): Promise<string> {
-  const rows: string[] = [];
-  for await (const row of batch.rows()) rows.push(row.json);
-  return format === 'json' ? `{"events":[${rows.join(',')}]}` : rows.map((json) => `${json}\n`).join('');
+  let body = '';
+  for await (const chunk of bodyChunks(batch, format)) body += chunk;
+  return body;
 }
 
 /** The body in chunks pulled from the staging file, so a large batch never sits in memory whole. */

@@ -143,7 +143,11 @@ async function passedPartitions(db: Db): Promise<Partition[]> {
       AND (substring(c.relname FROM '^br_job_rows_p([0-9]+)$')::bigint + 1) * ${PARTITION_WIDTH} - 1
           <= (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM br_job_ids)
     ORDER BY 1::bigint`.execute(db);
-  return rows.map((r) => ({ n: Number(r.n), first: Number(r.n) * PARTITION_WIDTH, end: (Number(r.n) + 1) * PARTITION_WIDTH }));
+  return rows.map((r) => partitionNumbered(Number(r.n)));
+}
+
+function partitionNumbered(n: number): Partition {
+  return { n, first: n * PARTITION_WIDTH, end: (n + 1) * PARTITION_WIDTH };
 }
 
 /**
@@ -192,8 +196,7 @@ async function allFinished(db: Db, p: Partition, rowsTable: string, exceptionsTa
 
 /** Whether partition `n`'s jobs are all final and finished more than `maxAgeMs` ago: what lets retention drop it. */
 export function partitionJobsFinished(db: Db, n: number, maxAgeMs: number): Promise<boolean> {
-  const p = { n, first: n * PARTITION_WIDTH, end: (n + 1) * PARTITION_WIDTH };
-  return allFinished(db, p, 'br_job_rows', 'br_job_exceptions', maxAgeMs);
+  return allFinished(db, partitionNumbered(n), 'br_job_rows', 'br_job_exceptions', maxAgeMs);
 }
 
 class StillOpen extends Error {}

@@ -64,7 +64,7 @@ export async function claimNewUpload(
   options: { destinationId: string; manager: string; lease: { owner: string; ms: number }; limit: number; maxBytes: number },
 ): Promise<{ uploadId: string; createdAt: Date; jobs: ClaimedJob[] } | undefined> {
   const { destinationId, manager, lease, limit, maxBytes } = options;
-  const { rows } = await sql<ClaimedJob & { upload_id: string; created_ms: number }>`${prepared}${claimNewUploadSql({
+  const { rows } = await sql<ClaimedJobRow>`${prepared}${claimNewUploadSql({
     destinationId, manager, owner: lease.owner, leaseMs: lease.ms, limit, maxBytes,
   })}`.execute(db);
   if (rows.length === 0) return undefined;
