@@ -3,7 +3,8 @@
  * destination across processes by an advisory lock so the concurrency limits (uploads in flight,
  * open vendor imports) are checked and taken atomically, and new jobs are taken by moving the
  * destination's cursor (jobs.claim.ts). Uploads waiting for a whole-upload retry go before new
- * batches. The usual claim is one statement, a database function (store/claim-function.ts).
+ * batches. The usual claim is one statement, a database function (store/claim-function.ts), which
+ * can also record the upload that just ended.
  */
 import { lockDestinationForClaim } from '../store/destination-lock.ts';
 import {
@@ -14,7 +15,13 @@ import {
   type ClaimedJob,
 } from '../store/jobs.repository.ts';
 import { claimRetryUpload, endUploadAttempt } from '../store/uploads.repository.ts';
-import { claimInOneStatement } from '../store/claim-function.ts';
+import {
+  claimInOneStatement,
+  type ClaimArguments,
+  type OneStatementClaim,
+  type RecordedUpload,
+  type UploadToRecord,
+} from '../store/claim-function.ts';
 import type { ClaimGate } from '../store/claim-gate.ts';
 import type { ActiveDestination, RouterContext } from './types.ts';
 
@@ -40,8 +47,28 @@ export type ClaimResult =
  * statement (src/store/claim-function.ts); a due whole-upload retry goes step by step.
  */
 export async function claimNextUpload(ctx: RouterContext, destination: ActiveDestination): Promise<ClaimResult> {
+  return answerOf(ctx, destination, await claimInOneStatement(ctx.db, claimArguments(ctx, destination)));
+}
+
+/**
+ * Records `upload` as all succeeded (recordUploadSucceeded's guard and effect) and claims the
+ * destination's next upload in the same round trip: the slot the upload frees is filled at once.
+ * The recording commits whatever the claim finds; when the claim lock is busy the claim is left
+ * to the worker's loop (`idle` with no delay).
+ */
+export async function recordAndClaimNext(
+  ctx: RouterContext,
+  destination: ActiveDestination,
+  upload: UploadToRecord,
+): Promise<{ recorded: RecordedUpload; next: ClaimResult }> {
+  const answer = await claimInOneStatement(ctx.db, claimArguments(ctx, destination), upload);
+  if (!answer.recorded) throw new Error('unreachable: the claim function did not report the recording');
+  return { recorded: answer.recorded, next: await answerOf(ctx, destination, answer) };
+}
+
+function claimArguments(ctx: RouterContext, destination: ActiveDestination): ClaimArguments {
   const { tuning, manager } = destination;
-  const answer = await claimInOneStatement(ctx.db, {
+  return {
     destinationId: destination.id,
     manager: manager.name,
     lease: { owner: ctx.workerId, ms: ctx.leaseMs },
@@ -50,10 +77,14 @@ export async function claimNextUpload(ctx: RouterContext, destination: ActiveDes
     sendAfterMs: tuning.uploadIntervalMs,
     uploadConcurrency: tuning.uploadConcurrency,
     maxImports: manager.limits.maxConcurrentImports,
-  });
+  };
+}
+
+async function answerOf(ctx: RouterContext, destination: ActiveDestination, answer: OneStatementClaim): Promise<ClaimResult> {
   if (answer.kind === 'claimed') return { kind: 'claimed', uploadId: answer.uploadId, attempt: 1, createdAt: answer.createdAt, jobs: answer.jobs };
-  // Another process took the jobs between the gate and the claim: no upload row was made.
-  if (answer.kind === 'nothing-taken') return { kind: 'idle', wakeInMs: 0 };
+  // Another process took the jobs between the gate and the claim (no upload row was made), or
+  // held the claim lock too long for a recording to wait: claim again at once.
+  if (answer.kind === 'nothing-taken' || answer.kind === 'lock-busy') return { kind: 'idle', wakeInMs: 0 };
   const verdict = gateVerdict(answer.gate, destination);
   // 'claim' would mean the function's verdict and this one disagree: the step-by-step path decides then.
   return verdict.kind === 'retry' || verdict.kind === 'claim' ? claimStepByStep(ctx, destination) : verdict;

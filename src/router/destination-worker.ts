@@ -1,13 +1,15 @@
 /**
  * Drives one destination: claims its next upload when a full batch is ready or the oldest ready
  * job has waited `uploadIntervalMs`, and runs uploads on its own p-queue so a slow vendor only
- * ever occupies its own slots, never another destination's.
+ * ever occupies its own slots, never another destination's. An upload that ends all succeeded
+ * claims the next one in the round trip that records it, and that one runs in the same slot: at
+ * small batch sizes the claims no longer queue behind one another in the loop.
  */
 import PQueue from 'p-queue';
 import { toError } from '../manager/errors.ts';
 import { Loop } from '../util/loop.ts';
-import { claimNextUpload } from './claim.ts';
-import { runUpload, type ClaimedUpload } from './upload-runner.ts';
+import { claimNextUpload, recordAndClaimNext, type ClaimResult } from './claim.ts';
+import { runUpload, type ClaimedUpload, type RecordAndClaimNext } from './upload-runner.ts';
 import type { ActiveDestination, RouterContext } from './types.ts';
 
 export class DestinationWorker {
@@ -64,19 +66,37 @@ export class DestinationWorker {
   }
 
   #schedule(claim: ClaimedUpload): void {
-    const leaseController = new AbortController();
-    this.#inFlight.set(claim.uploadId, leaseController);
+    this.#inFlight.set(claim.uploadId, new AbortController());
     void this.#queue
-      .add(() => runUpload(this.ctx, this.destination, claim, leaseController.signal))
-      .catch((error: unknown) => {
-        // Left executing: lease recovery will put the upload back after its lease expires.
-        this.ctx.log.error({ err: toError(error), uploadId: claim.uploadId, destinationId: this.destination.id }, 'upload crashed');
-      })
-      .finally(() => {
-        this.#inFlight.delete(claim.uploadId);
-        this.loop.wake();
-      });
+      .add(() => this.#runChain(claim))
+      .finally(() => this.loop.wake());
   }
+
+  /**
+   * Runs an upload and, while each one ends all succeeded with the next claimed in the same
+   * round trip (claim.ts, recordAndClaimNext), the uploads that follow it in the same slot.
+   */
+  async #runChain(first: ClaimedUpload): Promise<void> {
+    let claim: ClaimedUpload | undefined = first;
+    while (claim !== undefined) {
+      const { uploadId } = claim;
+      let next: ClaimResult | undefined;
+      try {
+        next = await runUpload(this.ctx, this.destination, claim, this.#inFlight.get(uploadId)!.signal, this.#recordAndClaimNext);
+      } catch (error) {
+        // Left executing: lease recovery will put the upload back after its lease expires.
+        this.ctx.log.error({ err: toError(error), uploadId, destinationId: this.destination.id }, 'upload crashed');
+      } finally {
+        this.#inFlight.delete(uploadId);
+      }
+      claim = next?.kind === 'claimed' ? next : undefined;
+      if (claim !== undefined) this.#inFlight.set(claim.uploadId, new AbortController());
+    }
+  }
+
+  /** Asked when the upload ends: a worker that is stopping starts no new upload. */
+  readonly #recordAndClaimNext: RecordAndClaimNext = (upload) =>
+    this.loop.stopped || this.ctx.hardStop.aborted ? undefined : recordAndClaimNext(this.ctx, this.destination, upload);
 }
 
 function onePendingDone(queue: PQueue): Promise<void> {

@@ -19,6 +19,8 @@ import { removeStagingFile, stageRows, stagedBatch, stagingPath, type StagedEntr
 import { applyOutcomes, reconcileOutcomes } from './outcomes.ts';
 import { callSignal } from './call-signal.ts';
 import type { ClaimedJob } from '../store/jobs.repository.ts';
+import type { RecordedUpload, UploadToRecord } from '../store/claim-function.ts';
+import type { ClaimResult } from './claim.ts';
 import type { ActiveDestination, RouterContext } from './types.ts';
 
 export interface ClaimedUpload {
@@ -28,12 +30,24 @@ export interface ClaimedUpload {
   readonly jobs: readonly ClaimedJob[];
 }
 
+/**
+ * Records an upload all succeeded and claims the destination's next upload in one round trip
+ * (claim.ts, recordAndClaimNext). Returns undefined, without recording, when the caller takes no
+ * new upload now (it is stopping): the upload is then recorded alone.
+ */
+export type RecordAndClaimNext = (upload: UploadToRecord) => Promise<{ recorded: RecordedUpload; next: ClaimResult }> | undefined;
+
+/**
+ * Sends one upload and records its outcome. With `claimNext`, an upload that ends all succeeded
+ * is recorded by it, and the upload it claimed (or why none) is returned for the caller to run.
+ */
 export async function runUpload(
   ctx: RouterContext,
   destination: ActiveDestination,
   claim: ClaimedUpload,
   leaseLost: AbortSignal,
-): Promise<void> {
+  claimNext?: RecordAndClaimNext,
+): Promise<ClaimResult | undefined> {
   const log = ctx.log.child({ destinationId: destination.id, uploadId: claim.uploadId, attempt: claim.attempt });
   const guard = { state: 'executing', uploadId: claim.uploadId, destinationId: destination.id } as const;
   const { rejected, entries } = transformJobs(destination, claim.jobs);
@@ -69,12 +83,11 @@ export async function runUpload(
     }
     const reconciled = failure ? undefined : reconcileOutcomes(file.jobIds, result?.outcomes ?? [], result?.imports ?? [], log);
     if (reconciled && rejected.length === 0 && allPlainSuccesses(reconciled)) {
-      const { recorded, succeeded } = await retryRolledBack(() => recordUploadSucceeded(ctx.db, {
-        uploadId: claim.uploadId, destinationId: destination.id, owner: ctx.workerId, attempt: claim.attempt, jobCount: claim.jobs.length, bytes: file.bytes,
-      }), onRolledBack);
+      const upload = { uploadId: claim.uploadId, attempt: claim.attempt, jobCount: claim.jobs.length, bytes: file.bytes };
+      const { recorded, succeeded, next } = await recordAllSucceeded(ctx, destination.id, upload, claimNext, log, onRolledBack);
       if (recorded) log.info({ jobs: claim.jobs.length, rejected: 0, imports: 0, succeeded }, 'upload recorded');
       else log.warn(LEASE_LOST);
-      return;
+      return next;
     }
     const recorded = await retryRolledBack(() => ctx.db.transaction().execute(async (trx) => {
       const secrets = destination.secrets;
@@ -115,9 +128,38 @@ export async function runUpload(
       return true;
     }), onRolledBack);
     if (!recorded) log.warn(LEASE_LOST);
+    return undefined;
   } finally {
     await removeStagingFile(file);
   }
+}
+
+/**
+ * The all-succeeded recording: with the next claim when the caller takes another upload;
+ * should that call fail (other than by a rollback it retries), the recording alone, so that a
+ * claim's trouble never costs an upload its outcome.
+ */
+async function recordAllSucceeded(
+  ctx: RouterContext,
+  destinationId: string,
+  upload: UploadToRecord,
+  claimNext: RecordAndClaimNext | undefined,
+  log: Logger,
+  onRolledBack: (err: Error, tryNumber: number) => void,
+): Promise<RecordedUpload & { next: ClaimResult | undefined }> {
+  if (claimNext) {
+    try {
+      const answer = await retryRolledBack(async () => (await claimNext(upload)) ?? null, onRolledBack);
+      if (answer) return { ...answer.recorded, next: answer.next };
+    } catch (error) {
+      log.warn({ err: toError(error) }, 'recording the upload together with the next claim failed; recording it alone');
+    }
+  }
+  const recorded = await retryRolledBack(
+    () => recordUploadSucceeded(ctx.db, { ...upload, destinationId, owner: ctx.workerId }),
+    onRolledBack,
+  );
+  return { ...recorded, next: undefined };
 }
 
 const LEASE_LOST = 'lost the lease on this upload before recording it; another worker owns it now, nothing recorded';

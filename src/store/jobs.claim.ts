@@ -78,12 +78,18 @@ export interface ClaimedJobRow extends ClaimedJob {
   created_ms: number;
 }
 
-/** What claimNewUpload's statement returns per job by default (`j` the job, `i` the new upload). */
-const CLAIMED_JOB_COLUMNS = sql`j.*, i.id AS upload_id, (extract(epoch FROM i.created_at) * 1000)::float8 AS created_ms`;
+/**
+ * What claimNewUpload's statement returns by default: a row per job, with the upload's id and
+ * creation time. `claimed` is the claimed jobs (id, attempts, payload), `inserted` the new upload.
+ */
+const ROW_PER_JOB = sql`
+    SELECT j.*, i.id AS upload_id, (extract(epoch FROM i.created_at) * 1000)::float8 AS created_ms
+    FROM claimed j, inserted i ORDER BY j.id`;
 
 /**
  * claimNewUpload's statement; its values are parameters, or (in the claim function's body,
- * src/store/claim-function.ts) the function's argument names, and `columns` its result row there.
+ * src/store/claim-function.ts) the function's argument names, and `result` its final SELECT
+ * there, over the CTEs `claimed` and `inserted` (see ROW_PER_JOB).
  * The upload's id and creation time ride on every row; the time as epoch milliseconds, since
  * parsing a timestamptz text per row cost more than the rest of the row (measured: 1 ms per 1,000).
  */
@@ -94,7 +100,7 @@ export function claimNewUploadSql(options: {
   leaseMs: SqlArgument;
   limit: SqlArgument;
   maxBytes: SqlArgument;
-}, columns: RawBuilder<unknown> = CLAIMED_JOB_COLUMNS): RawBuilder<ClaimedJobRow> {
+}, result: RawBuilder<unknown> = ROW_PER_JOB): RawBuilder<ClaimedJobRow> {
   const dest = options.destinationId;
   return sql<ClaimedJobRow>`
     WITH new_upload AS (
@@ -109,8 +115,8 @@ export function claimNewUploadSql(options: {
              CASE WHEN taken.last_id IS NULL THEN 0 ELSE ${rangeCountSql(dest)} END
       FROM new_upload n, taken WHERE EXISTS (SELECT 1 FROM bounded)
       RETURNING id, created_at
-    )
-    SELECT ${columns} FROM (${claimedJobsSql}) j, inserted i ORDER BY j.id`;
+    ), claimed AS (${claimedJobsSql})
+    ${result}`;
 }
 
 /**

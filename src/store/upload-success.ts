@@ -4,10 +4,10 @@
  * retried jobs succeeded): a statement is atomic on its own, and a round trip costs the daemon
  * about half a millisecond of CPU on the reference machine, most of an upload's fixed cost at 500 jobs.
  */
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { prepared } from '../db/prepared-statements.ts';
 import type { Database } from '../db/schema.ts';
-import { sameDestination } from './destination-scope.ts';
+import type { SqlArgument } from './claim-gate.ts';
 
 type Db = Kysely<Database>;
 
@@ -22,9 +22,27 @@ export async function recordUploadSucceeded(
   db: Db,
   options: { uploadId: string; destinationId?: string; owner: string; attempt: number; jobCount: number; bytes: number },
 ): Promise<{ recorded: boolean; succeeded: number }> {
+  const { rows } = await sql<{ recorded: boolean; n: string }>`${prepared}${recordUploadSucceededSql(options)}`.execute(db);
+  return { recorded: rows[0]!.recorded, succeeded: Number(rows[0]!.n) };
+}
+
+/**
+ * recordUploadSucceeded's statement; its values are parameters, or (in the claim function's body,
+ * src/store/claim-function.ts) the function's argument names. It ends in `SELECT <recorded>, <n>`
+ * followed by `into`, which there is PL/pgSQL's `INTO` of two variables.
+ */
+export function recordUploadSucceededSql(options: {
+  uploadId: SqlArgument;
+  destinationId?: SqlArgument;
+  owner: SqlArgument;
+  attempt: SqlArgument;
+  jobCount: SqlArgument;
+  bytes: SqlArgument;
+}, into: RawBuilder<unknown> = sql``): RawBuilder<{ recorded: boolean; n: string }> {
   const { uploadId } = options;
-  const inDestination = (column: string) => sameDestination(sql.ref(column), options.destinationId);
-  const { rows } = await sql<{ recorded: boolean; n: string }>`${prepared}
+  const inDestination = (column: string) =>
+    options.destinationId === undefined ? sql`true` : sql`${sql.ref(column)} = ${options.destinationId}`;
+  return sql<{ recorded: boolean; n: string }>`
     WITH before AS (
       SELECT jobs_state FROM br_uploads WHERE ${inDestination('destination_id')} AND id = ${uploadId}::bigint
     ), ended AS (
@@ -46,7 +64,6 @@ export async function recordUploadSucceeded(
       RETURNING 1
     )
     SELECT EXISTS (SELECT 1 FROM ended) AS recorded,
-           coalesce((SELECT sum(n) FROM ranged), 0) + (SELECT count(*) FROM listed) AS n
-  `.execute(db);
-  return { recorded: rows[0]!.recorded, succeeded: Number(rows[0]!.n) };
+           coalesce((SELECT sum(n) FROM ranged), 0) + (SELECT count(*) FROM listed) AS n ${into}
+  `;
 }

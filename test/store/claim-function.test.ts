@@ -4,10 +4,8 @@
  * gate state, the function is made on first use in a database that lacks it, and the usual claim
  * is exactly one statement.
  */
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
-import { createPool } from '../../src/db/connect.ts';
-import type { Database } from '../../src/db/schema.ts';
 import { claimNextUpload, claimStepByStep, type ClaimResult } from '../../src/router/claim.ts';
 import { claimFunctionName } from '../../src/store/claim-function.ts';
 import { endUploadAttempt } from '../../src/store/uploads.repository.ts';
@@ -15,7 +13,7 @@ import { scheduleRetries } from '../../src/store/jobs.transitions.ts';
 import type { Tuning } from '../../src/tuning-schema.ts';
 import type { ActiveDestination } from '../../src/router/types.ts';
 import { scriptedManager, testDestination } from '../helpers/scripted-manager.ts';
-import { DEST, LEASE, RETRY_NOW, storeFixture, type StoreFixture } from './store-fixture.ts';
+import { countingDatabase, DEST, LEASE, RETRY_NOW, storeFixture, type StoreFixture } from './store-fixture.ts';
 
 const WAIT_FOR_FULL = { maxEventsPerUpload: 3, uploadIntervalMs: 3_600_000 };
 
@@ -91,24 +89,20 @@ describe('store: the claim in one statement', () => {
   });
 
   it('a claim, and an idle answer, are one statement each', async () => {
-    let statements = 0;
-    const db = new Kysely<Database>({
-      dialect: new PostgresDialect({ pool: createPool({ connectionString: s.t.url, max: 1 }, undefined, s.t.serverBacked) }),
-      log: (event) => { if (event.level === 'query') statements += 1; },
-    });
+    const counting = countingDatabase(s.t);
     try {
-      const ctx = { ...s.routerContext('w1'), db };
+      const ctx = { ...s.routerContext('w1'), db: counting.db };
       const destination = destinationFor(cases[0]!);
       await claimNextUpload(ctx, destination); // makes the function if this database lacks it
       await s.enqueue(3);
-      statements = 0;
+      counting.statements = 0;
       expect((await claimNextUpload(ctx, destination)).kind).toBe('claimed');
-      expect(statements).toBe(1);
-      statements = 0;
+      expect(counting.statements).toBe(1);
+      counting.statements = 0;
       expect((await claimNextUpload(ctx, destination)).kind).toBe('idle');
-      expect(statements).toBe(1);
+      expect(counting.statements).toBe(1);
     } finally {
-      await db.destroy();
+      await counting.db.destroy();
     }
   });
 });

@@ -9,7 +9,9 @@ import { createUpload, setUploadSize, type Lease } from '../../src/store/uploads
 import { insertImports } from '../../src/store/imports.repository.ts';
 import { markImporting } from '../../src/store/jobs.transitions.ts';
 import type { RetryPolicy } from '../../src/store/retry-policy.ts';
-import type { JobRow } from '../../src/db/schema.ts';
+import { Kysely, PostgresDialect } from 'kysely';
+import { createPool } from '../../src/db/connect.ts';
+import type { Database, JobRow } from '../../src/db/schema.ts';
 import type { RouterContext } from '../../src/router/types.ts';
 import type { TestDatabase } from '../helpers/database.ts';
 import { databaseForFile } from '../helpers/file-database.ts';
@@ -36,6 +38,21 @@ export interface StoreFixture {
   /** What the router's claim and sweeper functions need, for worker `workerId`. */
   routerContext(workerId: string): RouterContext;
   states(ids: readonly string[]): Promise<string[]>;
+}
+
+/**
+ * A second handle on the fixture's database, over one connection, that counts the statements
+ * sent through it (`statements`, reset by the test), for the cases that pin round trips.
+ */
+export function countingDatabase(t: TestDatabase): { db: Kysely<Database>; statements: number } {
+  const counter = {
+    statements: 0,
+    db: new Kysely<Database>({
+      dialect: new PostgresDialect({ pool: createPool({ connectionString: t.url, max: 1 }, undefined, t.serverBacked) }),
+      log: (event) => { if (event.level === 'query') counter.statements += 1; },
+    }),
+  };
+  return counter;
 }
 
 export function events(n: number, from = 0): string[] {
