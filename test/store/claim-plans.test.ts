@@ -1,9 +1,12 @@
 /**
- * The claim's cached plans stay index lookups when the ids move into a partition that was empty
+ * The claim's cached plans stay index lookups of its own destination's jobs. (1) When the ids move into a partition that was empty
  * (and analyzed empty) when the plan was made. The claim runs as a generic plan that the session
  * keeps until something invalidates it; made over an empty partition, it read that partition with
  * a sequential scan, once per claimed job for the payload lookup, all the while the partition filled
  * (the soak: a 10,000-job claim took 2-3 s once per partition until the sweeper's next ANALYZE).
+ * (2) When the partition was analyzed while another destination had every row in it: estimated as
+ * one destination (n_distinct 1), the plan walked the partition's id index from the cursor through
+ * the other destination's rows; the sweeper's planForManyDestinations tells the planner otherwise.
  * Counted with the server's own statistics on one session that keeps its prepared statements.
  */
 import { Kysely, PostgresDialect, sql } from 'kysely';
@@ -11,11 +14,11 @@ import { describe, expect, it } from 'vitest';
 import { createPool } from '../../src/db/connect.ts';
 import type { Database } from '../../src/db/schema.ts';
 import { claimNextUpload } from '../../src/router/claim.ts';
-import { ensureJobPartitions, PARTITION_WIDTH } from '../../src/store/job-partitions.ts';
+import { ensureJobPartitions, PARTITION_WIDTH, planForManyDestinations } from '../../src/store/job-partitions.ts';
 import { insertJobs } from '../../src/store/jobs.repository.ts';
 import { requiresServer } from '../helpers/database.ts';
 import { scriptedManager, testDestination } from '../helpers/scripted-manager.ts';
-import { DEST, events, storeFixture } from './store-fixture.ts';
+import { DEST, events, OTHER_DEST, storeFixture } from './store-fixture.ts';
 
 const FILLED = 3_000;
 const CLAIM = 1_000;
@@ -48,6 +51,38 @@ describe.skipIf(requiresServer)('store: claim plans over a partition that was em
       expect(claim.kind === 'claimed' ? claim.jobs.length : 0).toBe(CLAIM);
       // Once per claimed job would be CLAIM × FILLED rows; one sequential pass would be FILLED.
       expect((await sequentialReads()) - before).toBeLessThan(FILLED);
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  const OTHERS = 3_000;
+  it.each([
+    { planned: false, reads: `at least ${OTHERS}: the other destination's rows` },
+    { planned: true, reads: 'a few: its own' },
+  ])('gate and claim of a destination beside one the statistics know alone, planForManyDestinations $planned: read $reads', async ({ planned }) => {
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: createPool({ connectionString: s.t.url, max: 1 }, undefined, true) }) });
+    try {
+      const ctx = { ...s.routerContext('w1'), db };
+      const waitForFull = testDestination(scriptedManager().manager, DEST, { maxEventsPerUpload: 100, uploadIntervalMs: 3_600_000 });
+      const sendNow = testDestination(scriptedManager().manager, DEST, { maxEventsPerUpload: 100, uploadIntervalMs: 0 });
+      if (planned) await planForManyDestinations(db);
+      await insertJobs(db, OTHER_DEST, events(OTHERS));
+      await sql`ANALYZE br_job_rows, br_job_exceptions`.execute(db); // partition 0 holds one destination
+      await insertJobs(db, DEST, events(5));
+      const indexReads = async () => {
+        await sql`SELECT pg_stat_force_next_flush()`.execute(db);
+        const { rows } = await sql<{ n: string }>`
+          SELECT coalesce(sum(idx_tup_read), 0) AS n FROM pg_stat_user_indexes WHERE relname = 'br_job_rows_p0'`.execute(db);
+        return Number(rows[0]!.n);
+      };
+      const before = await indexReads();
+      expect((await claimNextUpload(ctx, waitForFull)).kind).toBe('idle');
+      const claim = await claimNextUpload(ctx, sendNow);
+      expect(claim.kind === 'claimed' ? claim.jobs.length : 0).toBe(5);
+      const read = (await indexReads()) - before;
+      if (planned) expect(read).toBeLessThan(100);
+      else expect(read).toBeGreaterThanOrEqual(OTHERS);
     } finally {
       await db.destroy();
     }

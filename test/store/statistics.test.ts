@@ -6,7 +6,7 @@
  */
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
-import { refreshJobStatistics } from '../../src/store/job-partitions.ts';
+import { ensureJobPartitions, PARTITION_WIDTH, planForManyDestinations, PLANNED_DESTINATIONS_PER_PARTITION, refreshJobStatistics } from '../../src/store/job-partitions.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 import { storeFixture } from './store-fixture.ts';
 
@@ -46,5 +46,27 @@ describe.runIf(!!process.env.DATABASE_URL)('store: planner statistics', () => {
     expect((await analyzedAt('br_job_rows'))!.getTime()).toBeGreaterThan(rowsAt!.getTime());
     expect(await analyzedAt('br_job_payloads')).toEqual(payloadsAt);
     expect((await analyzedAt(leaf))!.getTime()).toBeGreaterThan(leafAt!.getTime());
+  });
+
+  it('tells the planner every partition of the job rows and exceptions holds many destinations, once, and a partition made later too', async () => {
+    const distinct = async () => {
+      const { rows } = await sql<{ leaf: string; n: number | null }>`
+        SELECT c.relname AS leaf, s.n_distinct AS n FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+        LEFT JOIN pg_stats s ON s.tablename = c.relname AND s.attname = 'destination_id'
+        WHERE i.inhparent IN ('br_job_rows'::regclass, 'br_job_exceptions'::regclass) ORDER BY 1`.execute(s.t.db);
+      return rows;
+    };
+    await s.enqueue(50); // one destination only
+    const leaves = (await distinct()).length;
+    expect(await planForManyDestinations(s.t.db)).toBe(leaves);
+    const p0 = (await distinct()).find((r) => r.leaf === 'br_job_rows_p0');
+    expect(p0?.n).toBe(PLANNED_DESTINATIONS_PER_PARTITION); // analyzed again: ANALYZE records the option
+    expect(await planForManyDestinations(s.t.db)).toBe(0);
+
+    await sql`SELECT setval('br_job_ids', ${5 * PARTITION_WIDTH})`.execute(s.t.db);
+    expect(await ensureJobPartitions(s.t.db)).toBeGreaterThan(0);
+    const made = (await distinct()).length - leaves;
+    expect(made).toBeGreaterThan(0);
+    expect(await planForManyDestinations(s.t.db)).toBe(made);
   });
 });
