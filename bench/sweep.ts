@@ -4,7 +4,7 @@
  * setting. Each point is one short burn-down (default 50,000 events, `--sweep-events N`) in a
  * fresh database; every point is appended to bench/results/sweep.json as soon as it is measured,
  * so an interrupted sweep still leaves what it found. `--sweep-systems a,b` limits the systems
- * (pg-boss, graphile-worker, batch-router-webhook).
+ * (pg-boss, graphile-worker, batch-router-webhook), whose points then replace theirs in the file.
  *
  * Recorded per point: jobs/s from the sink's first to last delivery (the ranking figure: the same
  * clock for every system, without process start-up) and end to end, and CPU seconds per 100k of
@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_DATABASE_URL } from './lib/pg.ts';
 import type { BurnDownSystem } from './lib/types.ts';
-import { sweepPoints, type SweepPoint, type SweepRecord } from './lib/sweep-grid.ts';
+import { sweepPoints, sweepRecords, type SweepPoint, type SweepRecord } from './lib/sweep-grid.ts';
 import { runBurnDown } from './workloads/burn-down.ts';
 
 export const SWEEP_FILE = fileURLToPath(new URL('./results/sweep.json', import.meta.url));
@@ -37,13 +37,16 @@ const adminUrl = process.env.DATABASE_URL || DEFAULT_DATABASE_URL;
 const progress = (line: string) => process.stderr.write(`${line}\n`);
 
 const points = sweepPoints().filter((p) => !only || only.includes(p.system));
+const swept = new Set(points.map((p) => p.system));
+// A sweep of some systems replaces their points only: the others' stay, each with its own `n`.
+const kept = (await sweepRecords(out)).filter((record) => !swept.has(record.system));
 const started = new Date();
 const records: SweepRecord[] = [];
 progress(`sweep: ${points.length} points of ${n} events`);
 for (const [index, point] of points.entries()) {
   progress(`[${index + 1}/${points.length}] ${point.system} ${point.label}`);
   records.push(await measure(point.build(), point));
-  await writeFile(out, `${JSON.stringify({ startedAt: started.toISOString(), events: n, points: records }, null, 2)}\n`);
+  await writeFile(out, `${JSON.stringify({ startedAt: started.toISOString(), events: n, points: [...kept, ...records] }, null, 2)}\n`);
 }
 progress(`sweep written to ${out} (${Math.round((Date.now() - started.getTime()) / 1000)} s)`);
 

@@ -1,6 +1,6 @@
 /**
  * The systems of the normal run: batch-router at its frozen tuning, at its sweep best and at the
- * webhook default of 500 events per upload; both SQL floors; and each peer at its best setting from
+ * webhook default of 500 events per upload (at the concurrency best for it in the sweep); both SQL floors; and each peer at its best setting from
  * the latest sweep (bench/results/sweep.json) and at batch-router's batch size ("equal batch").
  * Without a sweep file the peers run at their frozen settings, and the table's notes say so.
  */
@@ -30,8 +30,11 @@ export async function comparedSystems(sweepFile: string, tuningOverrides: Readon
   if (routerBest && batchRouterLabel({ ...tuning, ...routerBest.setting }) !== batchRouterLabel(tuning)) {
     systems.push({ ...batchRouterWebhook(routerBest.setting, 'batch-router-best'), settingLabel: routerBest.how });
   }
-  const small = { maxEventsPerUpload: WEBHOOK_DEFAULT_EVENTS_PER_UPLOAD, uploadConcurrency: tuning.uploadConcurrency! };
-  systems.push({ ...batchRouterWebhook(small, 'batch-router-500'), settingLabel: `webhook default: ${batchRouterLabel(small)}` });
+  // The webhook's default batch size, at the upload concurrency the sweep found best for it.
+  const smallBest = (await bestOfSweep(sweepFile, (p) => p.setting.maxEventsPerUpload === WEBHOOK_DEFAULT_EVENTS_PER_UPLOAD)).get('batch-router-webhook');
+  const small = { maxEventsPerUpload: WEBHOOK_DEFAULT_EVENTS_PER_UPLOAD, uploadConcurrency: smallBest?.setting.uploadConcurrency ?? tuning.uploadConcurrency! };
+  const smallHow = smallBest ? `webhook default, best of sweep at ${WEBHOOK_DEFAULT_EVENTS_PER_UPLOAD}` : 'webhook default';
+  systems.push({ ...batchRouterWebhook(small, 'batch-router-500'), settingLabel: `${smallHow}: ${batchRouterLabel(small)}` });
   systems.push(batchRouterMarketo(), sqlFloor(), sqlFloorAppendOnly());
 
   const bossBest = from('pg-boss');

@@ -72,7 +72,7 @@ export function sweepPoints(): SweepPoint[] {
   for (const concurrency of [2, 5, 20]) graphile({ eventsPerJob: 1_000, concurrency });
 
   for (const maxEventsPerUpload of [500, 2_000, 5_000, 10_000]) {
-    for (const uploadConcurrency of [2, 4]) {
+    for (const uploadConcurrency of [2, 4, 8]) {
       const tuning = { maxEventsPerUpload, uploadConcurrency };
       points.push({
         system: 'batch-router-webhook',
@@ -90,19 +90,27 @@ export function sweepPoints(): SweepPoint[] {
  * whose batches are a large share of the events (20,000 of 50,000) spans one or two gaps only, and
  * overstates. None when the file is absent.
  */
-export async function bestOfSweep(file: string): Promise<Map<SweptSystem, SweepRecord>> {
+export async function bestOfSweep(
+  file: string,
+  /** Only the points this accepts (e.g. one batch size). */
+  where: (point: SweepRecord) => boolean = () => true,
+): Promise<Map<SweptSystem, SweepRecord>> {
   const best = new Map<SweptSystem, SweepRecord>();
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch {
-    return best;
-  }
-  const { points } = JSON.parse(text) as { points: SweepRecord[] };
-  for (const point of points) {
-    if (point.error || point.endToEndJobsPerSec === undefined || (point.lost ?? 0) > 0) continue;
+  for (const point of await sweepRecords(file)) {
+    if (point.error || point.endToEndJobsPerSec === undefined || (point.lost ?? 0) > 0 || !where(point)) continue;
     const current = best.get(point.system);
     if (!current || point.endToEndJobsPerSec > current.endToEndJobsPerSec!) best.set(point.system, point);
   }
   return best;
+}
+
+/** The points of a sweep file; none when it is absent. */
+export async function sweepRecords(file: string): Promise<SweepRecord[]> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    return [];
+  }
+  return (JSON.parse(text) as { points: SweepRecord[] }).points;
 }
