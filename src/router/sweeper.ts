@@ -5,7 +5,7 @@
  * than the retention age.
  */
 import { abortWaitingOfDestination } from '../store/jobs.maintenance.ts';
-import { dropFinishedPartitions, ensureJobPartitions, planForManyDestinations, refreshJobStatistics } from '../store/job-partitions.ts';
+import { dropFinishedPartitions, ensureJobPartitions, refreshJobStatistics } from '../store/job-partitions.ts';
 import { executingJobsOf, scheduleRetries } from '../store/jobs.transitions.ts';
 import { deleteFinishedUploads, expireLeases, finishSettledUploads } from '../store/uploads.repository.ts';
 import type { RetryPolicy } from '../store/retry-policy.ts';
@@ -57,7 +57,6 @@ export async function sweepRetention(
 ): Promise<number> {
   const made = await ensureJobPartitions(ctx.db);
   if (made > 0) ctx.log.info({ partitions: made }, 'made job partitions ahead of the id sequence');
-  await planForManyDestinations(ctx.db);
   await refreshJobStatistics(ctx.db);
   if (options.maxAgeMs <= 0) return 0;
   const total = await dropFinishedPartitions(ctx.db, options.maxAgeMs);

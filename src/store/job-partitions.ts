@@ -4,7 +4,8 @@
  * The sweeper keeps two widths made ahead of the id sequence and drops, as a whole, a partition
  * whose jobs are all final and finished longer ago than the retention age: no bulk DELETE, no
  * dead tuples, no vacuum debt. The DDL that makes partitions is the database function
- * `br_ensure_job_partitions` (migration 2026-12-06), shared with the migration.
+ * `br_ensure_job_partitions` (migrations 2026-12-06 and 2026-12-07: each partition of the job
+ * rows and exceptions is made with `n_distinct` set on `destination_id`, see the latter's why).
  */
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.ts';
@@ -85,52 +86,6 @@ function rangesInDefault() {
     SELECT DISTINCT id / ${PARTITION_WIDTH} AS n FROM br_job_rows_default
     UNION SELECT DISTINCT job_id / ${PARTITION_WIDTH} FROM br_job_payloads_default
     UNION SELECT DISTINCT job_id / ${PARTITION_WIDTH} FROM br_job_exceptions_default`;
-}
-
-/**
- * What the planner is told a job partition's count of distinct destinations is, whatever ANALYZE
- * sees (the column option `n_distinct`, which ANALYZE then records).
- *
- * The router's statements are generic plans, in which `destination_id = $1` is estimated as one
- * row in n_distinct. A partition analyzed while one destination had rows in it (n_distinct 1)
- * makes that "every row", and the plan then walks the partition's id index from the cursor,
- * filtering by destination, instead of the (destination_id, id) index: measured, the gate of a
- * destination with no jobs read the other destination's 300,000 rows, 55 ms per claim or idle
- * look. At 100, `destination_id = $1` is "few rows" and the (destination_id, id) index is taken,
- * which is as cheap as the id index when one destination has every row. Partitions are made
- * without the option (it is not inherited from the parent), so the sweeper sets it.
- */
-export const PLANNED_DESTINATIONS_PER_PARTITION = 100;
-
-/**
- * Sets PLANNED_DESTINATIONS_PER_PARTITION on every partition of `br_job_rows` and
- * `br_job_exceptions` that lacks it, and analyzes it again so its statistics carry it; returns
- * how many. Run by each sweep (a catalog read when there is nothing to do). The ALTER waits at
- * most PARTITION_LOCK_TIMEOUT_MS for its lock (one an ANALYZE also takes): the next sweep retries.
- */
-export async function planForManyDestinations(db: Db): Promise<number> {
-  const option = `n_distinct=${PLANNED_DESTINATIONS_PER_PARTITION}`;
-  const { rows } = await sql<{ leaf: string }>`
-    SELECT c.relname AS leaf FROM pg_inherits i
-    JOIN pg_class c ON c.oid = i.inhrelid
-    JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'destination_id'
-    WHERE i.inhparent IN ('br_job_rows'::regclass, 'br_job_exceptions'::regclass)
-      AND NOT (coalesce(a.attoptions, '{}') @> ARRAY[${option}]::text[])`.execute(db);
-  let done = 0;
-  for (const { leaf } of rows) {
-    try {
-      await db.transaction().execute(async (trx) => {
-        await sql`SET LOCAL lock_timeout = ${sql.lit(`${PARTITION_LOCK_TIMEOUT_MS}ms`)}`.execute(trx);
-        await sql`ALTER TABLE ${sql.table(leaf)} ALTER COLUMN destination_id SET (n_distinct = ${sql.lit(PLANNED_DESTINATIONS_PER_PARTITION)})`.execute(trx);
-      });
-    } catch (error) {
-      if (lockNotGranted(error) || (error as { code?: string }).code === '42P01') continue; // busy, or dropped meanwhile
-      throw error;
-    }
-    await sql`ANALYZE ${sql.table(leaf)}`.execute(db);
-    done += 1;
-  }
-  return done;
 }
 
 /** How often the payload parent's statistics across its partitions are gathered again (see refreshJobStatistics). */

@@ -2,11 +2,12 @@
  * Planner statistics of the job tables: the job rows' parent is analyzed whenever a partition
  * changed (the claim's anti-join needs it), the payloads' parent, whose ANALYZE samples every
  * partition of wide rows again, only when it has none or every ten minutes, its changed partitions
- * on their own in between. On the server only: PGlite's statistics counters are not what is tested.
+ * on their own in between; every partition of the job rows and exceptions is planned as holding many
+ * destinations (migration 2026-12-07). On the server only: PGlite's statistics counters are not what is tested.
  */
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
-import { ensureJobPartitions, PARTITION_WIDTH, planForManyDestinations, PLANNED_DESTINATIONS_PER_PARTITION, refreshJobStatistics } from '../../src/store/job-partitions.ts';
+import { ensureJobPartitions, PARTITION_WIDTH, refreshJobStatistics } from '../../src/store/job-partitions.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 import { storeFixture } from './store-fixture.ts';
 
@@ -48,25 +49,29 @@ describe.runIf(!!process.env.DATABASE_URL)('store: planner statistics', () => {
     expect((await analyzedAt(leaf))!.getTime()).toBeGreaterThan(leafAt!.getTime());
   });
 
-  it('tells the planner every partition of the job rows and exceptions holds many destinations, once, and a partition made later too', async () => {
-    const distinct = async () => {
-      const { rows } = await sql<{ leaf: string; n: number | null }>`
-        SELECT c.relname AS leaf, s.n_distinct AS n FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+  it('plans every partition of the job rows and exceptions as holding many destinations, a partition made later too', async () => {
+    const leaves = async () => {
+      const { rows } = await sql<{ leaf: string; options: string[] | null; n: number | null }>`
+        SELECT c.relname AS leaf, a.attoptions AS options, s.n_distinct AS n
+        FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+        JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'destination_id'
         LEFT JOIN pg_stats s ON s.tablename = c.relname AND s.attname = 'destination_id'
         WHERE i.inhparent IN ('br_job_rows'::regclass, 'br_job_exceptions'::regclass) ORDER BY 1`.execute(s.t.db);
       return rows;
     };
+    const planned = (options: string[] | null) => (options ?? []).includes('n_distinct=100');
+    const before = await leaves();
+    expect(before.length).toBeGreaterThanOrEqual(8);
+    expect(before.filter((l) => !planned(l.options)).map((l) => l.leaf)).toEqual([]);
+
     await s.enqueue(50); // one destination only
-    const leaves = (await distinct()).length;
-    expect(await planForManyDestinations(s.t.db)).toBe(leaves);
-    const p0 = (await distinct()).find((r) => r.leaf === 'br_job_rows_p0');
-    expect(p0?.n).toBe(PLANNED_DESTINATIONS_PER_PARTITION); // analyzed again: ANALYZE records the option
-    expect(await planForManyDestinations(s.t.db)).toBe(0);
+    await sql`ANALYZE br_job_rows_p0`.execute(s.t.db);
+    expect((await leaves()).find((l) => l.leaf === 'br_job_rows_p0')?.n).toBe(100); // ANALYZE records the option
 
     await sql`SELECT setval('br_job_ids', ${5 * PARTITION_WIDTH})`.execute(s.t.db);
     expect(await ensureJobPartitions(s.t.db)).toBeGreaterThan(0);
-    const made = (await distinct()).length - leaves;
-    expect(made).toBeGreaterThan(0);
-    expect(await planForManyDestinations(s.t.db)).toBe(made);
+    const after = await leaves();
+    expect(after.length).toBeGreaterThan(before.length);
+    expect(after.filter((l) => !planned(l.options)).map((l) => l.leaf)).toEqual([]);
   });
 });
