@@ -87,6 +87,13 @@ describe('store: recording an upload and claiming the next in one statement', ()
     expect(jobs).toEqual(ids.map((id, i) => ({ id, attempts: 1, payload: texts[i] })));
   });
 
+  it('a claim of more jobs than one result row carries comes back whole, in id order', async () => {
+    const ids = await s.enqueue(2_345);
+    const { jobs } = await claimed(s, { maxEventsPerUpload: 2_345 });
+    expect(jobs.map((j) => j.id)).toEqual(ids);
+    expect(jobs.map((j) => JSON.parse(j.payload!).n)).toEqual(ids.map((_, i) => i));
+  });
+
   it('a recording and its claim are one statement', async () => {
     const counting = countingDatabase(s.t);
     try {
