@@ -46,12 +46,18 @@ describe('portableDump', () => {
       'SET transaction_timeout = 0;',
       'SET lock_timeout = 0;',
       'ALTER TABLE ONLY public.br_jobs ALTER COLUMN id SET (pg_attver=24259808);',
+      'ALTER TABLE ONLY public.br_job_rows_p0 ALTER COLUMN destination_id SET (pg_attver=31026979136, n_distinct=100);',
+      'ALTER TABLE ONLY public.br_job_rows_p1 ALTER COLUMN destination_id SET (n_distinct=100, pg_attver=7);',
       "INSERT INTO public.t VALUES ('ALTER TABLE ONLY x ALTER COLUMN y SET (pg_attver=1);');",
       '',
     ].join('\n');
-    expect(portableDump(text)).toBe(
-      "SET lock_timeout = 0;\nINSERT INTO public.t VALUES ('ALTER TABLE ONLY x ALTER COLUMN y SET (pg_attver=1);');\n",
-    );
+    expect(portableDump(text)).toBe([
+      'SET lock_timeout = 0;',
+      'ALTER TABLE ONLY public.br_job_rows_p0 ALTER COLUMN destination_id SET (n_distinct=100);',
+      'ALTER TABLE ONLY public.br_job_rows_p1 ALTER COLUMN destination_id SET (n_distinct=100);',
+      "INSERT INTO public.t VALUES ('ALTER TABLE ONLY x ALTER COLUMN y SET (pg_attver=1);');",
+      '',
+    ].join('\n'));
   });
 });
 

@@ -16,16 +16,24 @@ import { openSyncWireClient } from './sync-wire-client.ts';
 const ANSWER_TIMEOUT_MS = 5 * 60_000;
 
 /**
- * Lines that only PGlite understands. PGlite (0.5.17) records `pg_attver=<n>` as an option of every
- * column and pg_dump copies it out as `ALTER TABLE … ALTER COLUMN … SET (pg_attver=…)`, which
- * PostgreSQL rejects ("unrecognized parameter"). PGlite sets it again by itself on restore.
+ * A column option only PGlite understands. PGlite (0.5.17) records `pg_attver=<n>` as an option of
+ * every column and pg_dump copies it out in `ALTER TABLE … ALTER COLUMN … SET (…)`, which
+ * PostgreSQL rejects ("unrecognized parameter"); PGlite sets it again by itself on restore. The
+ * option is taken out of the list, and a statement left with none is dropped: the job partitions'
+ * `n_distinct` (migration 2026-12-07) shares the list with it.
  */
-const PGLITE_ONLY_LINE = /^ALTER TABLE ONLY \S+ ALTER COLUMN \S+ SET \(pg_attver=\d+\);\n/gm;
+const COLUMN_OPTIONS_LINE = /^(ALTER TABLE ONLY \S+ ALTER COLUMN \S+ SET \()([^)\n]*)\);\n/gm;
+const PGLITE_ONLY_OPTION = /^pg_attver=\d+$/;
 /** pg_dump 17+ writes this setting; PostgreSQL 15 and 16 do not know it, and 0 is the default anyway. */
 const TRANSACTION_TIMEOUT_LINE = /^SET transaction_timeout = 0;\n/gm;
 
 export function portableDump(text: string): string {
-  return text.replace(PGLITE_ONLY_LINE, '').replace(TRANSACTION_TIMEOUT_LINE, '');
+  return text
+    .replace(COLUMN_OPTIONS_LINE, (_line, head: string, list: string) => {
+      const kept = list.split(',').map((option) => option.trim()).filter((option) => !PGLITE_ONLY_OPTION.test(option));
+      return kept.length === 0 ? '' : `${head}${kept.join(', ')});\n`;
+    })
+    .replace(TRANSACTION_TIMEOUT_LINE, '');
 }
 
 /** Dumps a PGlite this process has open (and so holds the data-directory lock for). */
