@@ -56,6 +56,36 @@ export async function countStatesOfDestination(db: Db, destinationId: string): P
   return counts;
 }
 
+/**
+ * Whether any job of the destination is not final yet (waiting, executing or importing): the
+ * states countStatesOfDestination counts, each asked with EXISTS so the answer stops at the first
+ * such job. Counting reads the whole waiting backlog (about 0.3 s for 480,000 jobs on the reference
+ * machine); "is it drained?" asked while the router works must not cost what the work does.
+ * The cursor is a scalar subquery, not a join: joined, the planner read every partition of a
+ * history of one destination sequentially (1.4 s over 5,000,000 finished jobs); as a value known
+ * before the scan, the id index starts at the cursor.
+ */
+export async function hasUnfinishedJobs(db: Db, destinationId: string): Promise<boolean> {
+  const { rows } = await sql<{ unfinished: boolean }>`
+    SELECT EXISTS (
+             SELECT 1 FROM br_job_exceptions e
+             WHERE e.destination_id = ${destinationId} AND e.state IN ('waiting', 'executing', 'importing'))
+        OR EXISTS (
+             SELECT 1 FROM br_uploads u
+             WHERE u.destination_id = ${destinationId} AND u.first_job_id IS NOT NULL AND u.jobs_state = 'executing'
+               AND u.range_count > (
+                 SELECT count(*) FROM br_job_exceptions e
+                 WHERE e.job_id BETWEEN u.first_job_id AND u.last_job_id AND e.destination_id = u.destination_id))
+        OR EXISTS (
+             SELECT 1 FROM br_job_rows r
+             WHERE r.destination_id = ${destinationId}
+               AND r.id > (SELECT c.claimed_through FROM br_claim_cursors c WHERE c.destination_id = ${destinationId})
+               AND NOT EXISTS (SELECT 1 FROM br_job_exceptions e WHERE e.destination_id = r.destination_id AND e.job_id = r.id))
+           AS unfinished
+  `.execute(db);
+  return rows[0]!.unfinished;
+}
+
 /** A run of consecutive job ids, both ends included (bigints as strings, like every id here). */
 export interface IdRange {
   first: string;

@@ -12,7 +12,7 @@ import { jobsArrivedNotice } from './job-arrivals.notify.ts';
 
 export { claimJobsOfUpload, claimNewUpload, claimReadyJobs, ensureClaimCursor, type ClaimedJob } from './jobs.claim.ts';
 export { readClaimGate, readyBacklog, type ClaimGate, type ReadyBacklog } from './claim-gate.ts';
-export { countByDestinationAndState, countStatesInRange, countStatesOfUpload, type IdRange } from './jobs.counts.ts';
+export { countByDestinationAndState, countStatesInRange, countStatesOfUpload, hasUnfinishedJobs, type IdRange } from './jobs.counts.ts';
 
 type Db = Kysely<Database>;
 

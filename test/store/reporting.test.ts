@@ -4,11 +4,13 @@
  * and keyset paging; a destination's activity and backlog age.
  */
 import { describe, expect, it } from 'vitest';
-import { countByDestinationAndState, countStatesInRange, countStatesOfUpload, insertJobs } from '../../src/store/jobs.repository.ts';
+import { countByDestinationAndState, countStatesInRange, countStatesOfUpload, hasUnfinishedJobs, insertJobs } from '../../src/store/jobs.repository.ts';
+import { countStatesOfDestination } from '../../src/store/jobs.counts.ts';
+import { insertImports } from '../../src/store/imports.repository.ts';
 import { destinationActivity, listJobs, oldestWaitingByDestination, type JobListFilter } from '../../src/store/jobs.reporting.ts';
-import { markAborted, markAllSucceeded } from '../../src/store/jobs.transitions.ts';
+import { markAborted, markAllSucceeded, markImporting, scheduleRetries } from '../../src/store/jobs.transitions.ts';
 import { countStatesOfSubmission, insertSubmission } from '../../src/api/store/submissions.repository.ts';
-import { DEST, OTHER_DEST, events, storeFixture } from './store-fixture.ts';
+import { DEST, GIVE_UP_AT_ONCE, OTHER_DEST, RETRY_NOW, events, storeFixture } from './store-fixture.ts';
 
 /** Ids as listings return them. */
 const newestFirst = (ids: readonly string[]) => [...ids].reverse();
@@ -80,6 +82,55 @@ describe('store: reporting', () => {
       await s.enqueue(1); // newer than the cursor: must not shift the pages
     }
     expect(seen).toEqual(newestFirst(all));
+  });
+
+  /** Each case leaves DEST's jobs in some states; the answer must match the counts' non-final states. */
+  const unfinishedCases: Array<{ name: string; arrange: () => Promise<unknown>; unfinished: boolean }> = [
+    { name: 'no job at all', arrange: async () => undefined, unfinished: false },
+    { name: 'waiting above the cursor', arrange: () => s.enqueue(2), unfinished: true },
+    { name: 'executing in an upload range', arrange: async () => { await s.enqueue(2); await s.claim(); }, unfinished: true },
+    {
+      name: 'every job succeeded with its upload',
+      arrange: async () => { await s.enqueue(2); await markAllSucceeded(s.t.db, { state: 'executing', uploadId: (await s.claim()).uploadId }); },
+      unfinished: false,
+    },
+    {
+      name: 'the range succeeded but one job waits to be retried',
+      arrange: async () => {
+        const [first] = await s.enqueue(2);
+        const { uploadId } = await s.claim();
+        await scheduleRetries(s.t.db, { state: 'executing', uploadId }, [{ jobId: first!, error: 'busy', code: 'vendor_unavailable' }], RETRY_NOW, false);
+        await markAllSucceeded(s.t.db, { state: 'executing', uploadId });
+      },
+      unfinished: true,
+    },
+    {
+      name: 'every job of the range has a final exception row while the range is still executing',
+      arrange: async () => {
+        const ids = await s.enqueue(2);
+        const { uploadId } = await s.claim();
+        await scheduleRetries(s.t.db, { state: 'executing', uploadId }, ids.map((jobId) => ({ jobId, error: 'bad', code: 'record_rejected' })), GIVE_UP_AT_ONCE, false);
+      },
+      unfinished: false,
+    },
+    {
+      name: 'importing',
+      arrange: async () => {
+        const [job] = await s.enqueue(1);
+        const { uploadId } = await s.claim();
+        const [importId] = await insertImports(s.t.db, { uploadId, destinationId: DEST, handles: [{ vendorId: 'v-1' }], firstPollInMs: 60_000 });
+        await markImporting(s.t.db, uploadId, [{ jobId: job!, importId: importId! }]);
+        await markAllSucceeded(s.t.db, { state: 'executing', uploadId });
+      },
+      unfinished: true,
+    },
+    { name: 'only another destination has jobs', arrange: () => s.enqueue(3, OTHER_DEST), unfinished: false },
+  ];
+  it.each(unfinishedCases)('hasUnfinishedJobs: $name', async ({ arrange, unfinished }) => {
+    await arrange();
+    const counts = await countStatesOfDestination(s.t.db, DEST);
+    expect(counts.waiting + counts.executing + counts.importing > 0).toBe(unfinished);
+    expect(await hasUnfinishedJobs(s.t.db, DEST)).toBe(unfinished);
   });
 
   it('destination activity and backlog age', async () => {
