@@ -149,6 +149,7 @@ DECLARE
   v_recorded boolean;
   v_succeeded bigint;
   v_lock_timeout text;
+  v_lock_busy boolean := false;
 BEGIN
   IF p_record_upload IS NULL THEN
     ${lock};
@@ -159,11 +160,13 @@ BEGIN
     BEGIN
       ${lock};
     EXCEPTION WHEN lock_not_available THEN
-      PERFORM set_config('lock_timeout', v_lock_timeout, true);
-      RETURN QUERY SELECT 'lock-busy'::text, ${noGateColumns}, ${noJobColumns};
-      RETURN;
+      v_lock_busy := true;
     END;
     PERFORM set_config('lock_timeout', v_lock_timeout, true);
+    IF v_lock_busy THEN
+      RETURN QUERY SELECT 'lock-busy'::text, ${noGateColumns}, ${noJobColumns};
+      RETURN;
+    END IF;
   END IF;
   SELECT * INTO g FROM (${gate}) gate;
   IF g.uploading >= p_upload_concurrency
