@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { claimNextUpload, claimStepByStep, type ClaimResult } from '../../src/router/claim.ts';
 import { claimFunctionName } from '../../src/store/claim-function.ts';
 import { endUploadAttempt } from '../../src/store/uploads.repository.ts';
+import { insertJobs } from '../../src/store/jobs.repository.ts';
 import { scheduleRetries } from '../../src/store/jobs.transitions.ts';
 import type { Tuning } from '../../src/tuning-schema.ts';
 import type { ActiveDestination } from '../../src/router/types.ts';
@@ -86,6 +87,32 @@ describe('store: the claim in one statement', () => {
     expect(summary(result)).toEqual({ kind: 'claimed', jobs: 3, attempt: 1 });
     const { rows } = await sql<{ n: string }>`SELECT count(*) AS n FROM pg_proc WHERE proname = ${name}`.execute(s.t.db);
     expect(Number(rows[0]!.n)).toBe(1);
+  });
+
+  /**
+   * The claim's payloads travel joined by a control character (src/store/payload-separator.ts);
+   * texts that hold it, or stand for a missing payload, are read again by id. Each case's texts
+   * must come back exactly, in id order, also past the first result row of 1,000 jobs.
+   */
+  const payloadCases: Array<{ name: string; texts: string[]; missing?: number[] }> = [
+    { name: 'JSON events, one of them non-ASCII', texts: ['{"a":1}', '{"b":"é😀"}', '{"c":[1,2]}'] },
+    { name: 'a text holding the separator', texts: ['{"a":1}', 'x\u001ey', '{"c":3}'] },
+    { name: 'a text that is the missing-payload mark, and an empty text', texts: ['\u001f', '', '{"c":3}'] },
+    { name: 'a missing payload row', texts: ['{"a":1}', '{"b":2}', '{"c":3}'], missing: [1] },
+    {
+      name: 'the separator in the third result row',
+      texts: Array.from({ length: 2_500 }, (_, i) => (i === 2_345 ? 'bad\u001etext' : `{"n":${i}}`)),
+    },
+  ];
+  it.each(payloadCases)('returns every payload exactly: $name', async ({ texts, missing = [] }) => {
+    const ids = await insertJobs(s.t.db, DEST, texts);
+    const gone = missing.map((i) => ids[i]!);
+    if (gone.length > 0) await sql`DELETE FROM br_job_payloads WHERE job_id = ANY(${gone}::bigint[])`.execute(s.t.db);
+    const destination = testDestination(scriptedManager({}).manager, DEST, { maxEventsPerUpload: 10_000, uploadIntervalMs: 0 });
+    const result = await claimNextUpload(s.routerContext('w1'), destination);
+    if (result.kind !== 'claimed') throw new Error(`expected a claim, got ${result.kind}`);
+    expect(result.jobs.map((j) => j.id)).toEqual(ids);
+    expect(result.jobs.map((j) => j.payload)).toEqual(texts.map((t, i) => (missing.includes(i) ? null : t)));
   });
 
   it('a claim, and an idle answer, are one statement each', async () => {
