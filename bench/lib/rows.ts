@@ -45,13 +45,21 @@ export function ingestRow(system: string, results: readonly RunResult[]): Result
 }
 
 /** W1 on top of a history of finished jobs, compared with the same invocation's plain W1. */
-export function scaleRow(results: readonly RunResult[], history: HistoryTemplate, workload: string, plainMedian: number | null): ResultRow {
+export function scaleRow(
+  results: readonly RunResult[],
+  history: HistoryTemplate,
+  workload: string,
+  plainMedian: number | null,
+  copiedEmptyMedian: number | null,
+): ResultRow {
   const row = burnDownRow('batch-router-webhook', results, workload);
+  const median = spread(results.map((r) => r.jobsPerSec)).median;
   return {
     ...row,
     finishedRows: history.rows,
     finishedRowsDestination: history.destination,
-    ratioToEmpty: plainMedian ? round(spread(results.map((r) => r.jobsPerSec)).median / plainMedian, 2) : null,
+    ratioToEmpty: plainMedian ? round(median / plainMedian, 2) : null,
+    ratioToCopiedEmpty: copiedEmptyMedian ? round(median / copiedEmptyMedian, 2) : null,
   };
 }
 

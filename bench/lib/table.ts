@@ -71,6 +71,9 @@ function notes(row: ResultRow): string {
   const parts: string[] = [];
   if (row.finishedRows !== undefined) {
     parts.push(`${fmt(row.finishedRows)} finished jobs (${row.finishedRowsDestination} destination)`);
+    if (row.ratioToCopiedEmpty !== undefined && row.ratioToCopiedEmpty !== null) {
+      parts.push(`${row.ratioToCopiedEmpty.toFixed(2)}× an empty store copied the same way`);
+    }
     if (row.ratioToEmpty !== undefined && row.ratioToEmpty !== null) parts.push(`${row.ratioToEmpty.toFixed(2)}× plain W1`);
   }
   if (row.setting !== undefined) parts.push(row.setting);

@@ -121,6 +121,12 @@ export interface ResultRow {
   finishedRowsDestination?: 'same' | 'other';
   /** Scale row: its jobs/s median divided by the same invocation's plain W1 median. */
   ratioToEmpty?: number | null;
+  /**
+   * Scale row: its jobs/s median divided by the median of the same rounds' runs on an empty store
+   * copied from a template as large as the history's (bench/workloads/history-template.ts,
+   * createPaddedEmptyTemplate): the cost of the history without the cost of copying it.
+   */
+  ratioToCopiedEmpty?: number | null;
   /** CLI ingest rows: wall seconds of the same process given an empty file (start-up, connect). */
   startupSeconds?: number;
 }

@@ -11,7 +11,7 @@ import { burnDownRow, ingestRow, markRatioToBestPeer, scaleRow } from '../lib/ro
 import type { BurnDownSystem, PhaseResult, RunResult } from '../lib/types.ts';
 import { spread } from '../lib/report.ts';
 import { runBurnDown, type BurnDownOptions } from '../workloads/burn-down.ts';
-import { createHistoryTemplate, type HistoryTemplate } from '../workloads/history-template.ts';
+import { createHistoryTemplate, createPaddedEmptyTemplate, type HistoryTemplate, type PaddedEmptyTemplate } from '../workloads/history-template.ts';
 
 type Options = Omit<BurnDownOptions, 'n'>;
 
@@ -20,12 +20,14 @@ export async function runBurnDownRounds(systems: readonly BurnDownSystem[], sett
   const progress = options.progress;
   const scaled = systems.find((s) => s.name === 'batch-router-webhook');
   const templates: HistoryTemplate[] = [];
+  let padded: PaddedEmptyTemplate | undefined;
   try {
     // Loaded before any measured run, so the load's I/O never overlaps a measurement.
     if (settings.scale && scaled) {
       for (const destination of settings.scale.destinations) {
         templates.push(await createHistoryTemplate(options.adminUrl, { rows: settings.scale.rows, destination, progress }));
       }
+      padded = await createPaddedEmptyTemplate(options.adminUrl, { bytes: Math.max(...templates.map((t) => t.bytes)), progress });
     }
     for (const system of systems) {
       if (warmupN === 0) continue;
@@ -34,10 +36,15 @@ export async function runBurnDownRounds(systems: readonly BurnDownSystem[], sett
     }
     const plain = new Map<string, RunResult[]>(systems.map((s) => [s.name, []]));
     const scale = new Map<HistoryTemplate, RunResult[]>(templates.map((t) => [t, []]));
+    const copiedEmpty: RunResult[] = [];
     for (let run = 1; run <= runs; run++) {
       for (const system of systems) {
         progress(`${system.name}: run ${run}/${runs}, n=${n}`);
         plain.get(system.name)!.push(logged(await runBurnDown(system, { ...options, n }), progress));
+      }
+      if (padded) {
+        progress(`batch-router-webhook: scale baseline ${run}/${runs}, n=${n} on an empty store copied like the history`);
+        copiedEmpty.push(logged(await runBurnDown(scaled!, { ...options, n, templateDatabase: padded.name }), progress));
       }
       for (const template of templates) {
         progress(`batch-router-webhook: scale run ${run}/${runs}, n=${n} on ${template.rows} finished jobs (${template.destination} destination)`);
@@ -55,9 +62,15 @@ export async function runBurnDownRounds(systems: readonly BurnDownSystem[], sett
     }
     markRatioToBestPeer(result.rows, new Set(systems.filter((s) => s.peer).map((s) => s.name)));
     const plainMedian = scaled ? spread(plain.get(scaled.name)!.map((r) => r.jobsPerSec)).median : null;
+    const copiedMedian = copiedEmpty.length > 0 ? spread(copiedEmpty.map((r) => r.jobsPerSec)).median : null;
+    if (copiedEmpty.length > 0) {
+      const workload = 'W1-burn-down-empty-copied';
+      result.rows.push({ ...burnDownRow('batch-router-webhook', copiedEmpty, workload), setting: `empty store padded to ${(padded!.bytes / 2 ** 30).toFixed(1)} GB, copied like the history` });
+      result.raw.push({ system: 'batch-router-webhook', workload, runs: copiedEmpty });
+    }
     for (const [template, results] of scale) {
       const workload = `W1-burn-down-${sizeLabel(template.rows)}-finished${template.destination === 'other' ? '-other-destination' : ''}`;
-      result.rows.push(scaleRow(results, template, workload, plainMedian));
+      result.rows.push(scaleRow(results, template, workload, plainMedian, copiedMedian));
       result.raw.push({ system: 'batch-router-webhook', workload, runs: results });
     }
     if (settings.w3) {
@@ -68,6 +81,7 @@ export async function runBurnDownRounds(systems: readonly BurnDownSystem[], sett
     return result;
   } finally {
     for (const template of templates) await template.drop().catch(() => undefined);
+    await padded?.drop().catch(() => undefined);
   }
 }
 
