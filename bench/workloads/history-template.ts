@@ -13,7 +13,7 @@ import type pg from 'pg';
 import { migrateToLatest } from '../../src/db/migrate.ts';
 import { openDatabase } from '../../src/db/connect.ts';
 import { loadFinishedHistory } from '../lib/bulk-load.ts';
-import { createFreshDatabase } from '../lib/pg.ts';
+import { createFreshDatabase, type FreshDatabase } from '../lib/pg.ts';
 import { DESTINATION_ID } from '../systems/batch-router-webhook.ts';
 
 /** Where the history's jobs belong: to the destination being drained, or to another one. */
@@ -42,14 +42,8 @@ export async function createHistoryTemplate(
 ): Promise<HistoryTemplate> {
   const { rows, destination, progress } = options;
   const started = performance.now();
-  const fresh = await createFreshDatabase(adminUrl);
+  const fresh = await migratedDatabase(adminUrl);
   try {
-    const database = await openDatabase({ databaseUrl: fresh.url, dataDir: tmpdir(), poolSize: 1, role: 'client' });
-    try {
-      await migrateToLatest(database.db);
-    } finally {
-      await database.close();
-    }
     const destinationId = destination === 'same' ? DESTINATION_ID : 'bench-history-elsewhere';
     progress(`scale: loading ${rows.toLocaleString('en-US')} finished jobs of ${destinationId} into ${fresh.name}`);
     await loadFinishedHistory(fresh.client, { rows, destinationId, progress });
@@ -79,14 +73,8 @@ export async function createPaddedEmptyTemplate(
   adminUrl: string,
   options: { bytes: number; progress: (line: string) => void },
 ): Promise<PaddedEmptyTemplate> {
-  const fresh = await createFreshDatabase(adminUrl);
+  const fresh = await migratedDatabase(adminUrl);
   try {
-    const database = await openDatabase({ databaseUrl: fresh.url, dataDir: tmpdir(), poolSize: 1, role: 'client' });
-    try {
-      await migrateToLatest(database.db);
-    } finally {
-      await database.close();
-    }
     // Rows of 1,900 bytes stay below the TOAST threshold, so they are stored as written, four to
     // a page, uncompressed: 2 KiB of table per row.
     const padRows = Math.max(0, Math.round((options.bytes - (await databaseBytes(fresh.client))) / 2048));
@@ -97,6 +85,23 @@ export async function createPaddedEmptyTemplate(
     options.progress(`scale: empty template padded to ${(bytes / 2 ** 20).toFixed(0)} MB`);
     await fresh.client.end();
     return { name: fresh.name, bytes, drop: () => fresh.drop() };
+  } catch (error) {
+    await fresh.drop();
+    throw error;
+  }
+}
+
+/** A new database with batch-router's schema; the caller drops it if what follows fails. */
+async function migratedDatabase(adminUrl: string): Promise<FreshDatabase> {
+  const fresh = await createFreshDatabase(adminUrl);
+  try {
+    const database = await openDatabase({ databaseUrl: fresh.url, dataDir: tmpdir(), poolSize: 1, role: 'client' });
+    try {
+      await migrateToLatest(database.db);
+    } finally {
+      await database.close();
+    }
+    return fresh;
   } catch (error) {
     await fresh.drop();
     throw error;
