@@ -12,7 +12,7 @@ import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database } from '../db/schema.ts';
 import { prepared } from '../db/prepared-statements.ts';
 import { sameDestination } from './destination-scope.ts';
-import type { SqlArgument } from './claim-gate.ts';
+import { noExceptionRow, type SqlArgument } from './claim-gate.ts';
 
 type Db = Kysely<Database>;
 
@@ -138,7 +138,7 @@ function claimCtes(options: { destinationId: SqlArgument; uploadId: RawBuilder<u
     ), fresh AS (
       SELECT r.id, r.payload_bytes FROM br_job_rows r
       WHERE r.destination_id = ${dest} AND r.id > (SELECT claimed_through FROM cur)
-        AND NOT EXISTS (SELECT 1 FROM br_job_exceptions e WHERE e.destination_id = ${dest} AND e.job_id = r.id)
+        AND ${noExceptionRow()}
       ORDER BY r.id LIMIT ${limit}
     ), candidates AS (
       SELECT * FROM (

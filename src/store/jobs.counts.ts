@@ -11,6 +11,7 @@ import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database, JobState } from '../db/schema.ts';
 import { sameDestination } from './destination-scope.ts';
 import { spanStateCountsSql } from './jobs.span-counts.ts';
+import { noExceptionRow } from './claim-gate.ts';
 
 type Db = Kysely<Database>;
 
@@ -80,7 +81,7 @@ export async function hasUnfinishedJobs(db: Db, destinationId: string): Promise<
              SELECT 1 FROM br_job_rows r
              WHERE r.destination_id = ${destinationId}
                AND r.id > (SELECT c.claimed_through FROM br_claim_cursors c WHERE c.destination_id = ${destinationId})
-               AND NOT EXISTS (SELECT 1 FROM br_job_exceptions e WHERE e.destination_id = r.destination_id AND e.job_id = r.id))
+               AND ${noExceptionRow()})
            AS unfinished
   `.execute(db);
   return rows[0]!.unfinished;
