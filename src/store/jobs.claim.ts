@@ -100,12 +100,19 @@ export function claimNewUploadSql(options: {
   leaseMs: SqlArgument;
   limit: SqlArgument;
   maxBytes: SqlArgument;
+  /**
+   * Only new jobs: the caller has seen that no job retry is due (the claim function checks under
+   * the claim lock). The same jobs as the full claim would take then, for about a third less work
+   * per claim: no retry scan, no merge of retries and new jobs by rank, no exception update.
+   */
+  newJobsOnly?: boolean;
 }, result: RawBuilder<unknown> = ROW_PER_JOB): RawBuilder<ClaimedJobRow> {
   const dest = options.destinationId;
+  const ctes = options.newJobsOnly ? newJobCtes(options) : claimCtes({ ...options, uploadId: sql`(SELECT id FROM new_upload)` });
   return sql<ClaimedJobRow>`
     WITH new_upload AS (
       SELECT nextval(pg_get_serial_sequence('br_uploads', 'id')) AS id
-    ), ${claimCtes({ ...options, uploadId: sql`(SELECT id FROM new_upload)` })}, inserted AS (
+    ), ${ctes}, inserted AS (
       INSERT INTO br_uploads (id, destination_id, manager, state, job_count, lease_owner, lease_expires_at,
                               first_job_id, last_job_id, jobs_state, range_count)
       OVERRIDING SYSTEM VALUE
@@ -115,7 +122,7 @@ export function claimNewUploadSql(options: {
              CASE WHEN taken.last_id IS NULL THEN 0 ELSE ${rangeCountSql(dest)} END
       FROM new_upload n, taken WHERE EXISTS (SELECT 1 FROM bounded)
       RETURNING id, created_at
-    ), claimed AS (${claimedJobsSql})
+    ), claimed AS (${options.newJobsOnly ? newJobsClaimedSql : claimedJobsSql})
     ${result}`;
 }
 
@@ -128,19 +135,12 @@ export function claimNewUploadSql(options: {
  */
 function claimCtes(options: { destinationId: SqlArgument; uploadId: RawBuilder<unknown>; limit: SqlArgument; maxBytes: SqlArgument }) {
   const { destinationId: dest, uploadId, limit } = options;
-  return sql`cur AS (
-      SELECT claimed_through FROM br_claim_cursors WHERE destination_id = ${dest} FOR UPDATE
-    ), retries AS (
+  return sql`${cursorCte(dest)}, retries AS (
       SELECT job_id AS id, next_attempt_at FROM br_job_exceptions
       WHERE destination_id = ${dest} AND state = 'waiting' AND upload_id IS NULL AND next_attempt_at <= now()
       ORDER BY next_attempt_at, job_id LIMIT ${limit}
       FOR UPDATE SKIP LOCKED
-    ), fresh AS (
-      SELECT r.id, r.payload_bytes FROM br_job_rows r
-      WHERE r.destination_id = ${dest} AND r.id > (SELECT claimed_through FROM cur)
-        AND ${noExceptionRow()}
-      ORDER BY r.id LIMIT ${limit}
-    ), candidates AS (
+    ), fresh AS (${newJobsSql(dest, limit)}), candidates AS (
       SELECT * FROM (
         SELECT t.id, r.payload_bytes, true AS retry, row_number() OVER (ORDER BY t.next_attempt_at, t.id) AS ord
         FROM retries t JOIN br_job_rows r ON r.destination_id = ${dest} AND r.id = t.id
@@ -156,7 +156,53 @@ function claimCtes(options: { destinationId: SqlArgument; uploadId: RawBuilder<u
              import_id = NULL, updated_at = now()
       WHERE e.destination_id = ${dest} AND e.job_id = ANY(ARRAY(SELECT id FROM bounded WHERE retry))
       RETURNING e.job_id AS id, e.attempts
-    ), taken AS (
+    ), ${takenCtes(dest)}`;
+}
+
+/**
+ * The claim's CTEs when no job retry is due: `bounded` is the new jobs up to `limit` and
+ * `maxBytes` (the first always taken), then `taken` and `moved` as in claimCtes. The byte bound
+ * is a running sum over the index scan's id order, so nothing is sorted.
+ */
+function newJobCtes(options: { destinationId: SqlArgument; limit: SqlArgument; maxBytes: SqlArgument }) {
+  const { destinationId: dest, limit } = options;
+  return sql`${cursorCte(dest)}, bounded AS (
+      SELECT id, false AS retry FROM (
+        SELECT id, payload_bytes, sum(payload_bytes) OVER (ORDER BY id) - payload_bytes AS before FROM (${newJobsSql(dest, limit)}) f
+      ) c WHERE before = 0 OR before + payload_bytes <= ${options.maxBytes}::bigint
+    ), ${takenCtes(dest)}`;
+}
+
+/**
+ * True when a job retry of the destination is due: the claim's `retries` CTE would find a row.
+ * The claim function takes claimCtes' path then, and newJobCtes' otherwise.
+ */
+export function jobRetryDueSql(dest: SqlArgument): RawBuilder<boolean> {
+  return sql<boolean>`EXISTS (
+      SELECT 1 FROM br_job_exceptions
+      WHERE destination_id = ${dest} AND state = 'waiting' AND upload_id IS NULL AND next_attempt_at <= now()
+    )`;
+}
+
+/** The destination's cursor row, locked: two claims never read the same cursor value. */
+function cursorCte(dest: SqlArgument) {
+  return sql`cur AS (
+      SELECT claimed_through FROM br_claim_cursors WHERE destination_id = ${dest} FOR UPDATE
+    )`;
+}
+
+/** Up to `limit` new jobs of the destination: above its cursor and without an exception row. */
+function newJobsSql(dest: SqlArgument, limit: SqlArgument) {
+  return sql`
+      SELECT r.id, r.payload_bytes FROM br_job_rows r
+      WHERE r.destination_id = ${dest} AND r.id > (SELECT claimed_through FROM cur)
+        AND ${noExceptionRow()}
+      ORDER BY r.id LIMIT ${limit}`;
+}
+
+/** `taken`, the range of new jobs in `bounded`, and `moved`, the cursor moved past it. */
+function takenCtes(dest: SqlArgument) {
+  return sql`taken AS (
       SELECT min(id) AS first_id, max(id) AS last_id FROM bounded WHERE NOT retry
     ), moved AS (
       UPDATE br_claim_cursors c SET claimed_through = taken.last_id
@@ -183,6 +229,10 @@ const claimedJobsSql = sql`
     SELECT c.id, c.attempts, ${PAYLOAD_OF_C} AS payload FROM (
       SELECT id, attempts FROM retried UNION ALL SELECT id, 1 FROM bounded WHERE NOT retry
     ) c ORDER BY c.id`;
+
+/** claimedJobsSql when only new jobs were taken: each at its first attempt. */
+const newJobsClaimedSql = sql`
+    SELECT c.id, 1 AS attempts, ${PAYLOAD_OF_C} AS payload FROM bounded c ORDER BY c.id`;
 
 /** Re-claims the waiting jobs of an upload that is being retried as a unit, with their payloads. */
 export async function claimJobsOfUpload(db: Db, uploadId: string, destinationId?: string): Promise<ClaimedJob[]> {

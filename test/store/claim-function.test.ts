@@ -12,6 +12,7 @@ import { endUploadAttempt } from '../../src/store/uploads.repository.ts';
 import { insertJobs } from '../../src/store/jobs.repository.ts';
 import { scheduleRetries } from '../../src/store/jobs.transitions.ts';
 import type { Tuning } from '../../src/tuning-schema.ts';
+import type { RetryPolicy } from '../../src/store/retry-policy.ts';
 import type { ActiveDestination } from '../../src/router/types.ts';
 import { scriptedManager, testDestination } from '../helpers/scripted-manager.ts';
 import { countingDatabase, DEST, LEASE, RETRY_NOW, storeFixture, type StoreFixture } from './store-fixture.ts';
@@ -23,12 +24,37 @@ const cases: Array<{
   arrange: (s: StoreFixture) => Promise<unknown>;
   tuning?: Partial<Tuning>;
   maxImports?: number;
-  expected: { kind: ClaimResult['kind']; jobs?: number; attempt?: number };
+  expected: { kind: ClaimResult['kind']; jobs?: number; attempt?: number; retried?: number };
 }> = [
   { name: 'an empty destination', arrange: async () => {}, expected: { kind: 'idle' } },
   { name: 'a partial batch that has not waited uploadIntervalMs', arrange: (s) => s.enqueue(2), expected: { kind: 'idle' } },
-  { name: 'a partial batch that has waited', arrange: (s) => s.enqueue(2), tuning: { uploadIntervalMs: 0 }, expected: { kind: 'claimed', jobs: 2, attempt: 1 } },
-  { name: 'a full batch', arrange: (s) => s.enqueue(5), expected: { kind: 'claimed', jobs: 3, attempt: 1 } },
+  { name: 'a partial batch that has waited', arrange: (s) => s.enqueue(2), tuning: { uploadIntervalMs: 0 }, expected: { kind: 'claimed', jobs: 2, attempt: 1, retried: 0 } },
+  { name: 'a full batch', arrange: (s) => s.enqueue(5), expected: { kind: 'claimed', jobs: 3, attempt: 1, retried: 0 } },
+  {
+    // 22-byte events: two fit in 50 bytes, a third would not.
+    name: 'a full batch cut at maxBytesPerUpload',
+    arrange: (s) => s.enqueue(5),
+    tuning: { maxBytesPerUpload: 50 },
+    expected: { kind: 'claimed', jobs: 2, attempt: 1, retried: 0 },
+  },
+  {
+    name: 'a job retry due, taken before new jobs',
+    arrange: async (s) => {
+      await jobRetry(s, RETRY_NOW);
+      await s.enqueue(3);
+    },
+    tuning: { uploadConcurrency: 4 },
+    expected: { kind: 'claimed', jobs: 3, attempt: 1, retried: 1 },
+  },
+  {
+    name: 'a job retry not yet due: new jobs only',
+    arrange: async (s) => {
+      await jobRetry(s, { ...RETRY_NOW, minBackoffMs: 3_600_000, maxBackoffMs: 3_600_000 });
+      await s.enqueue(3);
+    },
+    tuning: { uploadConcurrency: 4 },
+    expected: { kind: 'claimed', jobs: 3, attempt: 1, retried: 0 },
+  },
   {
     name: 'every upload slot taken',
     arrange: (s) => s.enqueue(6).then(() => s.claim({ limit: 3 })),
@@ -52,9 +78,16 @@ const cases: Array<{
       await endUploadAttempt(s.t.db, { uploadId, owner: LEASE.owner, attempt: 1, state: 'retry_wait', retryAfterMs: 0 });
       await s.enqueue(3);
     },
-    expected: { kind: 'claimed', jobs: 2, attempt: 2 },
+    expected: { kind: 'claimed', jobs: 2, attempt: 2, retried: 2 },
   },
 ];
+
+/** One job claimed and sent back to wait outside its upload, as a per-job failure records it. */
+async function jobRetry(s: StoreFixture, policy: RetryPolicy): Promise<void> {
+  const [id] = await s.enqueue(1);
+  const { uploadId } = await s.claim({ limit: 1 });
+  await scheduleRetries(s.t.db, { state: 'executing', uploadId }, [{ jobId: id!, error: 'HTTP 503', code: 'vendor_unavailable' }], policy, false);
+}
 
 function destinationFor(c: (typeof cases)[number]): ActiveDestination {
   const limits = c.maxImports === undefined ? undefined : { maxConcurrentImports: c.maxImports };
@@ -62,8 +95,9 @@ function destinationFor(c: (typeof cases)[number]): ActiveDestination {
   return testDestination(manager, DEST, { ...WAIT_FOR_FULL, ...c.tuning });
 }
 
-function summary(result: ClaimResult): { kind: ClaimResult['kind']; jobs?: number; attempt?: number } {
-  return result.kind === 'claimed' ? { kind: result.kind, jobs: result.jobs.length, attempt: result.attempt } : { kind: result.kind };
+function summary(result: ClaimResult): (typeof cases)[number]['expected'] {
+  if (result.kind !== 'claimed') return { kind: result.kind };
+  return { kind: result.kind, jobs: result.jobs.length, attempt: result.attempt, retried: result.jobs.filter((j) => j.attempts > 1).length };
 }
 
 describe('store: the claim in one statement', () => {
@@ -84,7 +118,7 @@ describe('store: the claim in one statement', () => {
     const name = claimFunctionName(s.t.db);
     await sql`DROP FUNCTION IF EXISTS ${sql.raw(name)}`.execute(s.t.db);
     const result = await claimNextUpload(s.routerContext('w1'), destinationFor(cases[0]!));
-    expect(summary(result)).toEqual({ kind: 'claimed', jobs: 3, attempt: 1 });
+    expect(summary(result)).toEqual({ kind: 'claimed', jobs: 3, attempt: 1, retried: 0 });
     const { rows } = await sql<{ n: string }>`SELECT count(*) AS n FROM pg_proc WHERE proname = ${name}`.execute(s.t.db);
     expect(Number(rows[0]!.n)).toBe(1);
   });
