@@ -27,7 +27,7 @@ import { runMemory } from './phases/memory.ts';
 import { runIdle } from './phases/idle.ts';
 import { runSteadyRateRounds, STEADY_RATE_SYSTEMS } from './phases/steady-rate-rounds.ts';
 import { comparedSystems } from './lib/compared-systems.ts';
-import type { BurnDownOptions } from './workloads/burn-down.ts';
+import { COMPLETION_POLL_MS, type BurnDownOptions } from './workloads/burn-down.ts';
 import { EVENT_BYTES } from './workloads/events.ts';
 import { runApiIngest } from './api-ingest.ts';
 import { runEmbeddedRounds } from './phases/embedded.ts';
@@ -57,7 +57,7 @@ const progress = (line: string) => process.stderr.write(`${line}\n`);
 const workloadOptions: Omit<BurnDownOptions, 'n'> = {
   adminUrl,
   enqueueBatch: 5_000,
-  pollMs: 100,
+  pollMs: COMPLETION_POLL_MS,
   stallTimeoutMs: 120_000,
   progress,
 };

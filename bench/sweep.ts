@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_DATABASE_URL } from './lib/pg.ts';
 import type { BurnDownSystem } from './lib/types.ts';
 import { sweepPoints, sweepRecords, type SweepPoint, type SweepRecord } from './lib/sweep-grid.ts';
-import { runBurnDown } from './workloads/burn-down.ts';
+import { COMPLETION_POLL_MS, runBurnDown } from './workloads/burn-down.ts';
 
 export const SWEEP_FILE = fileURLToPath(new URL('./results/sweep.json', import.meta.url));
 
@@ -53,7 +53,7 @@ progress(`sweep written to ${out} (${Math.round((Date.now() - started.getTime())
 async function measure(system: BurnDownSystem, point: SweepPoint): Promise<SweepRecord> {
   const base = { system: point.system, label: point.label, setting: point.setting, n };
   try {
-    const r = await runBurnDown(system, { adminUrl, n, enqueueBatch: 5_000, pollMs: 100, stallTimeoutMs: 60_000, progress });
+    const r = await runBurnDown(system, { adminUrl, n, enqueueBatch: 5_000, pollMs: COMPLETION_POLL_MS, stallTimeoutMs: 60_000, progress });
     const per100k = (seconds: number) => Math.round((seconds / n) * 100_000 * 100) / 100;
     const record: SweepRecord = {
       ...base,
