@@ -41,18 +41,25 @@ describe.skipIf(requiresServer)(requiresServer ? `several processes, skipped: ${
     const inFlight = new Set<string>();
     const overlaps: string[] = [];
     const delivered: string[] = [];
-    const upload = async (batch: { jobIds: readonly string[] }) => {
+    let bStarted!: () => void;
+    const bHasStarted = new Promise<void>((resolve) => (bStarted = resolve));
+    const uploadThen = (before: () => Promise<void>) => async (batch: { jobIds: readonly string[] }) => {
+      await before();
       for (const id of batch.jobIds) (inFlight.has(id) ? overlaps : []).push(id), inFlight.add(id);
       await abortableDelay(5);
       for (const id of batch.jobIds) inFlight.delete(id), delivered.push(id);
       return { outcomes: batch.jobIds.map((jobId) => ({ jobId, kind: 'succeeded' as const })) };
     };
-    const a = scriptedManager({ upload });
-    const b = scriptedManager({ upload });
+    // A process whose every upload slot is busy keeps its slots while its backlog lasts (each
+    // upload's end claims the next in the same statement), so with equal limits the router that
+    // starts first can take all the work. Each process applies its own uploadConcurrency to the
+    // destination's uploads in flight across processes: B's 8 leave it 4 slots A's 4 cannot take,
+    // and A's uploads wait until B has one under way, so the two provably send at the same time.
+    const a = scriptedManager({ upload: uploadThen(() => bHasStarted) });
+    const b = scriptedManager({ upload: uploadThen(async () => bStarted()) });
     await insertJobs(t.db, 'dest-1', sampleEvents(3000));
-    const tuning = { maxEventsPerUpload: 50, uploadConcurrency: 4 };
-    start([testDestination(a.manager, 'dest-1', tuning)], { workerId: 'router-a' });
-    start([testDestination(b.manager, 'dest-1', tuning)], { workerId: 'router-b' }, secondConnection());
+    start([testDestination(a.manager, 'dest-1', { maxEventsPerUpload: 50, uploadConcurrency: 4 })], { workerId: 'router-a' });
+    start([testDestination(b.manager, 'dest-1', { maxEventsPerUpload: 50, uploadConcurrency: 8 })], { workerId: 'router-b' }, secondConnection());
     await waitFor(async () => (await count(t, sql`state = 'succeeded'`)) === 3000, { message: 'all jobs delivered', timeoutMs: 30_000 });
     expect(overlaps).toEqual([]);
     expect(delivered).toHaveLength(3000);
