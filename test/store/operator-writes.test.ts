@@ -11,6 +11,7 @@ import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { abortWaitingOfDestination, cancelJobs, requeueAborted } from '../../src/store/jobs.maintenance.ts';
 import { requiresServer } from '../helpers/database.ts';
+import { exceptionRowsReadBy } from './rows-read.ts';
 import { scheduleRetries } from '../../src/store/jobs.transitions.ts';
 import { DEST, RETRY_NOW, storeFixture } from './store-fixture.ts';
 
@@ -18,20 +19,6 @@ const JOBS = 3_000;
 
 describe.skipIf(requiresServer)('store: operator actions over many jobs (PostgreSQL server)', () => {
   const s = storeFixture();
-
-  /** Exception rows read (by index or sequentially) in partition 0 while `work` ran. */
-  async function exceptionRowsReadBy(work: () => Promise<unknown>): Promise<number> {
-    const read = async () => {
-      await sql`SELECT pg_stat_force_next_flush()`.execute(s.t.db);
-      const { rows } = await sql<{ n: string }>`
-        SELECT (SELECT coalesce(sum(idx_tup_read), 0) FROM pg_stat_user_indexes WHERE relname = 'br_job_exceptions_p0')
-             + (SELECT coalesce(sum(seq_tup_read), 0) FROM pg_stat_user_tables WHERE relname = 'br_job_exceptions_p0') AS n`.execute(s.t.db);
-      return Number(rows[0]!.n);
-    };
-    const before = await read();
-    await work();
-    return (await read()) - before;
-  }
 
   async function waitingJobs(): Promise<string[]> {
     await sql`ANALYZE br_job_exceptions`.execute(s.t.db); // analyzed empty, as before a first cancel
@@ -41,7 +28,7 @@ describe.skipIf(requiresServer)('store: operator actions over many jobs (Postgre
   it(`cancel of ${JOBS} waiting jobs cancels each once and reads exception rows a bounded number of times`, async () => {
     const ids = await waitingJobs();
     let cancelled: string[] = [];
-    const read = await exceptionRowsReadBy(async () => {
+    const read = await exceptionRowsReadBy(s.t.db, async () => {
       cancelled = await cancelJobs(s.t.db, { destinationId: DEST }, 'withdrawn');
     });
     expect(cancelled.sort()).toEqual([...ids].sort());
@@ -53,7 +40,7 @@ describe.skipIf(requiresServer)('store: operator actions over many jobs (Postgre
   it(`the abort of a broken destination's ${JOBS} waiting jobs reads exception rows a bounded number of times`, async () => {
     await waitingJobs();
     let aborted = 0;
-    const read = await exceptionRowsReadBy(async () => {
+    const read = await exceptionRowsReadBy(s.t.db, async () => {
       aborted = (await abortWaitingOfDestination(s.t.db, DEST, 'config: url is missing', JOBS)).aborted;
     });
     expect(aborted).toBe(JOBS);
@@ -66,7 +53,7 @@ describe.skipIf(requiresServer)('store: operator actions over many jobs (Postgre
     const failures = ids.map((jobId) => ({ jobId, error: 'HTTP 503', code: 'vendor_unavailable' as const }));
     await scheduleRetries(s.t.db, { state: 'executing', uploadId }, failures, { ...RETRY_NOW, minBackoffMs: 3_600_000, maxBackoffMs: 3_600_000 }, false);
     let aborted = 0;
-    const read = await exceptionRowsReadBy(async () => {
+    const read = await exceptionRowsReadBy(s.t.db, async () => {
       aborted = (await abortWaitingOfDestination(s.t.db, DEST, 'config: url is missing', JOBS)).aborted;
     });
     expect(aborted).toBe(JOBS);
@@ -78,7 +65,7 @@ describe.skipIf(requiresServer)('store: operator actions over many jobs (Postgre
     await waitingJobs();
     await abortWaitingOfDestination(s.t.db, DEST, 'config: url is missing', JOBS);
     let requeued: string[] = [];
-    const read = await exceptionRowsReadBy(async () => {
+    const read = await exceptionRowsReadBy(s.t.db, async () => {
       requeued = await requeueAborted(s.t.db, { destinationId: DEST });
     });
     expect(requeued).toHaveLength(JOBS);

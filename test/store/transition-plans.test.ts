@@ -10,6 +10,7 @@ import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { markAborted, markAllSucceeded, markSucceeded, scheduleRetries } from '../../src/store/jobs.transitions.ts';
 import { requiresServer } from '../helpers/database.ts';
+import { exceptionRowsReadBy } from './rows-read.ts';
 import { RETRY_NOW, storeFixture, type StoreFixture } from './store-fixture.ts';
 
 /** Jobs importing elsewhere in the destination: what a transition must not read once per job. */
@@ -35,26 +36,12 @@ const cases: Array<{ name: string; write: Verdicts }> = [
 describe.skipIf(requiresServer)('store: transitions planned before the exception rows existed (PostgreSQL server)', () => {
   const s = storeFixture();
 
-  /** Exception rows read (by index or sequentially) in partition 0 while `work` ran. */
-  async function exceptionRowsReadBy(work: () => Promise<unknown>): Promise<number> {
-    const read = async () => {
-      await sql`SELECT pg_stat_force_next_flush()`.execute(s.t.db);
-      const { rows } = await sql<{ n: string }>`
-        SELECT (SELECT coalesce(sum(idx_tup_read), 0) FROM pg_stat_user_indexes WHERE relname = 'br_job_exceptions_p0')
-             + (SELECT coalesce(sum(seq_tup_read), 0) FROM pg_stat_user_tables WHERE relname = 'br_job_exceptions_p0') AS n`.execute(s.t.db);
-      return Number(rows[0]!.n);
-    };
-    const before = await read();
-    await work();
-    return (await read()) - before;
-  }
-
   it.each(cases)(`$name under an import guard reads its ${MINE} jobs' rows, not the destination's ${OTHERS} others`, async ({ write }) => {
     await sql`ANALYZE br_job_exceptions`.execute(s.t.db); // analyzed empty
     await s.importing(OTHERS);
     const mine = await s.importing(MINE);
     const guard = { state: 'importing', importId: mine.importId, destinationId: 'dest-a' } as const;
-    const read = await exceptionRowsReadBy(() => write(s, guard, mine.jobIds));
+    const read = await exceptionRowsReadBy(s.t.db, () => write(s, guard, mine.jobIds));
     expect(await s.states([mine.jobIds[0]!])).not.toEqual(['importing']);
     // A probe per job, or one pass over the import: a few × MINE. Per job over the destination: MINE × OTHERS.
     expect(read).toBeLessThan(OTHERS);
