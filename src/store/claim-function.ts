@@ -21,7 +21,7 @@ import { prepared } from '../db/prepared-statements.ts';
 import { destinationLockKey } from './destination-lock.ts';
 import { claimGateOf, claimGateSql, type ClaimGate, type ClaimGateRow } from './claim-gate.ts';
 import { claimNewUploadSql, jobRetryDueSql, type ClaimedJob } from './jobs.claim.ts';
-import { recordUploadSucceededSql } from './upload-success.ts';
+import { holdUploadRowSql, recordUploadSucceededSql } from './upload-success.ts';
 import { readPayloadTexts } from './job-payloads.repository.ts';
 import { MISSING_PAYLOAD, MISSING_PAYLOAD_SQL, PAYLOAD_SEPARATOR, PAYLOAD_SEPARATOR_SQL } from './payload-separator.ts';
 
@@ -123,6 +123,7 @@ function definition(db: Db): { name: string; text: string } {
   };
   const lock = compile(sql`SELECT pg_advisory_xact_lock(${destinationLockKey(arg('p_dest') as RawBuilder<string>)})`).replace(/^\s*SELECT/, 'PERFORM');
   const gate = compile(claimGateSql(arg('p_dest'), arg('p_limit'), arg('p_send_after_ms')));
+  const holdRecorded = compile(holdUploadRowSql(arg('p_record_upload'), arg('p_dest'))).replace(/^\s*SELECT/, 'PERFORM');
   const record = compile(recordUploadSucceededSql({
     uploadId: arg('p_record_upload'), destinationId: arg('p_dest'), owner: arg('p_owner'), attempt: arg('p_record_attempt'),
     jobCount: arg('p_record_jobs'), bytes: arg('p_record_bytes'),
@@ -164,6 +165,7 @@ BEGIN
   IF p_record_upload IS NULL THEN
     ${lock};
   ELSE
+    ${holdRecorded};
     ${record};
     v_lock_timeout := current_setting('lock_timeout');
     PERFORM set_config('lock_timeout', '${RECORDING_WAITS_FOR_LOCK_MS}ms', true);

@@ -11,6 +11,7 @@ import type { Database } from '../db/schema.ts';
 import type { ErrorCode } from '../manager/error-codes.ts';
 import { sameDestination } from './destination-scope.ts';
 import { writeGuarded, type GuardedWrite, type JobGuard } from './jobs.guarded-write.ts';
+import { holdUploadRowSql } from './upload-success.ts';
 import { exhaustedSql, gaveUpReasonSql, nextAttemptSql, type RetryPolicy } from './retry-policy.ts';
 
 export type { JobGuard } from './jobs.guarded-write.ts';
@@ -47,7 +48,8 @@ export async function markSucceeded(
  * caller has written every other verdict first. Under an upload guard this is one UPDATE of the
  * upload (its range's jobs without an exception row become succeeded) plus one of the exception
  * rows still executing in it (retries riding along); no per-job row is written for the range.
- * The count is the range's jobs without an exception row plus the exception rows changed.
+ * The count is the range's jobs without an exception row plus the exception rows changed, read
+ * after the upload row is held (`holdUploadRowSql`), so a verdict committed meanwhile is not counted.
  */
 export async function markAllSucceeded(db: Db, guard: JobGuard): Promise<number> {
   if (guard.state === 'importing') {
@@ -58,6 +60,8 @@ export async function markAllSucceeded(db: Db, guard: JobGuard): Promise<number>
       db,
     );
   }
+  if (!db.isTransaction) return db.transaction().execute((trx) => markAllSucceeded(trx, guard));
+  await holdUploadRowSql(guard.uploadId, guard.destinationId).execute(db);
   const { rows } = await sql<{ n: string }>`
     WITH ranged AS (
       UPDATE br_uploads u SET jobs_state = 'succeeded', jobs_finished_at = now()

@@ -1,8 +1,9 @@
 /**
  * The common end of an upload: the vendor accepted every job, none with a warning, no import to
- * poll. One statement instead of a transaction of three (end the attempt, mark the range and the
- * retried jobs succeeded): a statement is atomic on its own, and a round trip costs the daemon
- * about half a millisecond of CPU on the reference machine, most of an upload's fixed cost at 500 jobs.
+ * poll. One statement ends the attempt and marks the range and the retried jobs succeeded. On the
+ * hot path it runs inside the claim function (src/store/claim-function.ts), which records the
+ * upload and claims the next in one round trip; `recordUploadSucceeded` is the same recording on
+ * its own, for a worker that takes no new upload (it is stopping, or that call failed).
  */
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { prepared } from '../db/prepared-statements.ts';
@@ -22,8 +23,24 @@ export async function recordUploadSucceeded(
   db: Db,
   options: { uploadId: string; destinationId?: string; owner: string; attempt: number; jobCount: number; bytes: number },
 ): Promise<{ recorded: boolean; succeeded: number }> {
+  if (!db.isTransaction) return db.transaction().execute((trx) => recordUploadSucceeded(trx, options));
+  await holdUploadRowSql(options.uploadId, options.destinationId).execute(db);
   const { rows } = await sql<{ recorded: boolean; n: string }>`${prepared}${recordUploadSucceededSql(options)}`.execute(db);
   return { recorded: rows[0]!.recorded, succeeded: Number(rows[0]!.n) };
+}
+
+/**
+ * Locks the upload row before a statement that counts its range's jobs by their exception rows.
+ * A verdict on a range job (the view's trigger, `writeGuarded`) holds this row by a share lock
+ * while it inserts the job's exception row; a counting statement that only met that lock inside
+ * its own UPDATE would wait for it and then count from the snapshot it took before the wait,
+ * which misses the row. Held first, in its own statement, the lock makes the counting statement's
+ * snapshot (READ COMMITTED: one per statement, in PL/pgSQL too) see every verdict committed
+ * before it, and no new one can start until the transaction ends.
+ */
+export function holdUploadRowSql(uploadId: SqlArgument, destinationId?: SqlArgument): RawBuilder<unknown> {
+  const inDestination = destinationId === undefined ? sql`true` : sql`destination_id = ${destinationId}`;
+  return sql`SELECT 1 FROM br_uploads WHERE ${inDestination} AND id = ${uploadId}::bigint FOR NO KEY UPDATE`;
 }
 
 /**

@@ -16,6 +16,7 @@ import { getUpload } from '../../src/store/uploads.repository.ts';
 import type { Tuning } from '../../src/tuning-schema.ts';
 import { requiresServer } from '../helpers/database.ts';
 import { scriptedManager, testDestination } from '../helpers/scripted-manager.ts';
+import { whileAVerdictIsHeld } from './verdict-held.ts';
 import { countingDatabase, DEST, storeFixture, type StoreFixture } from './store-fixture.ts';
 
 const OWNER = 'w1';
@@ -139,5 +140,15 @@ describe('store: recording an upload and claiming the next in one statement', ()
       expect(rows[0]!.lock_timeout).toBe('0');
       expect((await claimNextUpload(s.routerContext(OWNER), destination())).kind).toBe('claimed');
     });
+  });
+
+  // Skipped on PGlite for the same reason.
+  it.skipIf(requiresServer)('waits for a verdict on a range job being written, then leaves it alone and uncounted', async () => {
+    const ids = await s.enqueue(3);
+    const first = await claimed(s);
+    const guard = { state: 'executing', uploadId: first.uploadId } as const;
+    const { recorded } = await whileAVerdictIsHeld(s, guard, ids[0]!, () => recordAndClaimNext(s.routerContext(OWNER), destination(), toRecord(first)));
+    expect(recorded).toEqual({ recorded: true, succeeded: 2 });
+    expect(await s.states(ids)).toEqual(['aborted', 'succeeded', 'succeeded']);
   });
 });

@@ -7,6 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { markAborted, scheduleRetries } from '../../src/store/jobs.transitions.ts';
 import { endUploadAttempt, getUpload } from '../../src/store/uploads.repository.ts';
 import { recordUploadSucceeded } from '../../src/store/upload-success.ts';
+import { requiresServer } from '../helpers/database.ts';
+import { whileAVerdictIsHeld } from './verdict-held.ts';
 import { LEASE, RETRY_NOW, storeFixture } from './store-fixture.ts';
 
 describe('store: recordUploadSucceeded', () => {
@@ -43,6 +45,15 @@ describe('store: recordUploadSucceeded', () => {
     await markAborted(s.t.db, { state: 'executing', uploadId }, [{ jobId: ids[1]!, reason: 'bad row', code: 'record_rejected' }]);
     expect(await record(uploadId)).toEqual({ recorded: true, succeeded: 2 });
     expect(await s.states(ids)).toEqual(['succeeded', 'aborted', 'succeeded']);
+  });
+
+  // Skipped on PGlite, which serialises every connection into one session.
+  it.skipIf(requiresServer)('waits for a verdict on a range job being written (PostgreSQL server), then leaves it alone and uncounted', async () => {
+    const ids = await s.enqueue(3);
+    const { uploadId } = await s.claim();
+    const recorded = await whileAVerdictIsHeld(s, { state: 'executing', uploadId }, ids[2]!, () => record(uploadId));
+    expect(recorded).toEqual({ recorded: true, succeeded: 2 });
+    expect(await s.states(ids)).toEqual(['succeeded', 'succeeded', 'aborted']);
   });
 
   const guardCases = [
