@@ -6,29 +6,17 @@
  * shared buffers per query. Run by hand: `npx tsx bench/explain/span-reads.ts` (DATABASE_ADMIN_URL
  * defaults to postgres://postgres@127.0.0.1:5432/test); it drops and recreates `br_explain_span_reads`.
  */
-import pg from 'pg';
-import { Kysely, PostgresDialect, sql, type RawBuilder } from 'kysely';
-import { migrateToLatest } from '../../src/db/migrate.ts';
+import { sql, type RawBuilder } from 'kysely';
 import { loadFinishedHistory, loadWaitingBacklog } from '../lib/bulk-load.ts';
-import { listJobsSql } from '../../src/store/jobs.reporting.ts';
+import { listJobsSql } from '../../src/store/jobs.listing.ts';
+import { explainAnalyze, throwawayDatabase } from './throwaway-database.ts';
 import { spanStateCountsSql, submissionDestinationSql, submissionSpanSql } from '../../src/store/jobs.span-counts.ts';
 
-const ADMIN = process.env.DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const NAME = 'br_explain_span_reads';
 const DEST = 'dest-a';
 
 async function main(): Promise<void> {
-  const admin = new pg.Client({ connectionString: ADMIN });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${NAME}`);
-  await admin.query(`CREATE DATABASE ${NAME}`);
-  await admin.end();
-  const url = new URL(ADMIN);
-  url.pathname = `/${NAME}`;
-  const db = new Kysely<any>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url.toString(), max: 1 }) }) });
-  await migrateToLatest(db);
-  const client = new pg.Client({ connectionString: url.toString() });
-  await client.connect();
+  const { db, client } = await throwawayDatabase(NAME);
   const progress = (line: string) => console.error(line);
   await loadFinishedHistory(client, { rows: 1_000_000, destinationId: DEST, progress });
   await loadWaitingBacklog(client, { rows: 10_000, destinationId: DEST, tag: 'backlog', progress });
@@ -42,12 +30,8 @@ async function main(): Promise<void> {
   await client.end();
 
   const explain = async (name: string, query: RawBuilder<unknown>) => {
-    const compiled = query.compile(db);
-    const { rows } = await db.executeQuery<{ 'QUERY PLAN': unknown }>({
-      ...compiled, sql: `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${compiled.sql}`,
-    } as typeof compiled);
-    const plan = (rows[0]!['QUERY PLAN'] as Array<{ 'Execution Time': number; Plan: { 'Shared Hit Blocks': number; 'Shared Read Blocks': number } }>)[0]!;
-    console.log(`| ${name} | ${plan['Execution Time'].toFixed(1)} ms | ${plan.Plan['Shared Hit Blocks'] + plan.Plan['Shared Read Blocks']} |`);
+    const e = await explainAnalyze(db, query);
+    console.log(`| ${name} | ${e.executionMs.toFixed(1)} ms | ${e.buffers} |`);
   };
   const sum = (q: RawBuilder<unknown>) => sql`SELECT state, sum(n) FROM (${q}) p GROUP BY state`;
   const whole = sql`(SELECT 1::bigint AS first_id, 1010000::bigint AS last_id) q`;

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { isBigintId } from '../../db/ids.ts';
 import { getJob } from '../../store/jobs.repository.ts';
 import { cancelJobs, requeueAborted } from '../../store/jobs.maintenance.ts';
-import { listJobs } from '../../store/jobs.reporting.ts';
+import { listJobs } from '../../store/jobs.listing.ts';
 import { readPayload } from '../../store/job-payloads.repository.ts';
 import { JOB_STATES, type JobRow, type JobState } from '../../db/schema.ts';
 import { canSee, hasScope, visibleDestinations, type Principal } from '../auth.ts';

@@ -5,7 +5,7 @@
 import { readPayload, readPayloads } from '../../store/job-payloads.repository.ts';
 import { getImport } from '../../store/imports.repository.ts';
 import { getJob } from '../../store/jobs.repository.ts';
-import { listJobs } from '../../store/jobs.reporting.ts';
+import { listJobs } from '../../store/jobs.listing.ts';
 import { JOB_STATES, type JobRow } from '../../db/schema.ts';
 import { getUpload } from '../../store/uploads.repository.ts';
 import { optFlag, optInt, optList, optString, parseId, parseStates } from '../args.ts';
