@@ -11,7 +11,7 @@ import type { Database } from '../db/schema.ts';
 import type { ErrorCode } from '../manager/error-codes.ts';
 import { sameDestination } from './destination-scope.ts';
 import { writeGuarded, type GuardedWrite, type JobGuard } from './jobs.guarded-write.ts';
-import { holdUploadRowSql } from './upload-success.ts';
+import { exceptionRowsInRangeSql, holdUploadRowSql } from './upload-success.ts';
 import { exhaustedSql, gaveUpReasonSql, nextAttemptSql, type RetryPolicy } from './retry-policy.ts';
 
 export type { JobGuard } from './jobs.guarded-write.ts';
@@ -67,9 +67,7 @@ export async function markAllSucceeded(db: Db, guard: JobGuard): Promise<number>
       UPDATE br_uploads u SET jobs_state = 'succeeded', jobs_finished_at = now()
       WHERE ${sameDestination(sql.ref('u.destination_id'), guard.destinationId)}
         AND u.id = ${guard.uploadId}::bigint AND u.jobs_state = 'executing' AND u.first_job_id IS NOT NULL
-      RETURNING u.range_count - (
-        SELECT count(*) FROM br_job_exceptions e
-        WHERE e.job_id BETWEEN u.first_job_id AND u.last_job_id AND e.destination_id = u.destination_id) AS n
+      RETURNING u.range_count - ${exceptionRowsInRangeSql(sql`u`)} AS n
     ), listed AS (
       UPDATE br_job_exceptions SET state = 'succeeded', finished_at = now(), updated_at = now()
       WHERE ${sameDestination(sql.ref('destination_id'), guard.destinationId)}

@@ -30,6 +30,22 @@ export async function recordUploadSucceeded(
 }
 
 /**
+ * The number of exception rows in the id range of upload row `upload` (an alias with
+ * `first_job_id`, `last_job_id`, `destination_id`): what an upload's end subtracts from its
+ * `range_count`. The range is the only index condition, the destination compared on the rows it
+ * yields (as `noExceptionRow` does, src/store/claim-gate.ts): with the destination a condition too,
+ * a plan made while the exception partition was analyzed empty read the (destination_id, state)
+ * index for it, that is every exception row of the destination, on every upload's end
+ * (test/store/transition-plans.test.ts). A job's exception row always carries the job's
+ * destination; the comparison keeps the statement's meaning on a store distributed by it.
+ */
+export function exceptionRowsInRangeSql(upload: RawBuilder<unknown>): RawBuilder<number> {
+  return sql<number>`(SELECT count(*) FROM br_job_exceptions x
+    WHERE x.job_id BETWEEN ${upload}.first_job_id AND ${upload}.last_job_id
+      AND x.destination_id IS NOT DISTINCT FROM ${upload}.destination_id)`;
+}
+
+/**
  * Locks the upload row before a statement that counts its range's jobs by their exception rows.
  * A verdict on a range job (the view's trigger, `writeGuarded`) holds this row by a share lock
  * while it inserts the job's exception row; a counting statement that only met that lock inside
@@ -71,9 +87,7 @@ export function recordUploadSucceededSql(options: {
         AND u.attempt = ${options.attempt}
       RETURNING u.id, u.destination_id, u.first_job_id, u.last_job_id, u.range_count
     ), ranged AS (
-      SELECT e.range_count - (
-        SELECT count(*) FROM br_job_exceptions x
-        WHERE x.job_id BETWEEN e.first_job_id AND e.last_job_id AND x.destination_id = e.destination_id) AS n
+      SELECT e.range_count - ${exceptionRowsInRangeSql(sql`e`)} AS n
       FROM ended e, before b WHERE e.first_job_id IS NOT NULL AND b.jobs_state = 'executing'
     ), listed AS (
       UPDATE br_job_exceptions SET state = 'succeeded', finished_at = now(), updated_at = now()
