@@ -33,6 +33,13 @@ const NOT_YET_SCOPED = 'br_job_payloads';
  */
 const PROBE_BY_JOB_ID = /\(SELECT e\.destination_id FROM br_job_exceptions e WHERE e\.job_id = r\.id\) IS DISTINCT FROM r\.destination_id/g;
 
+/**
+ * The same for the count of an upload's range's exception rows at its end (src/store/upload-success.ts,
+ * exceptionRowsInRangeSql): keyed by the range of job ids, the destination compared in the result.
+ */
+const COUNT_BY_JOB_RANGE =
+  /\(SELECT count\(\*\) FROM br_job_exceptions x WHERE x\.job_id BETWEEN (\w)\.first_job_id AND \1\.last_job_id AND x\.destination_id IS NOT DISTINCT FROM \1\.destination_id\)/g;
+
 /** Statements allowed to reach more than one shard, each with the reason it is acceptable. */
 const FAN_OUT: ReadonlyArray<{ pattern: RegExp; why: string }> = [
   { pattern: /^UPDATE br_imports SET lease_owner = .* destination_id = ANY\(/, why: 'the poll loop claims due imports of all its destinations at once (see the design doc: per destination on Citus)' },
@@ -53,7 +60,7 @@ function tableReferences(text: string): Array<{ table: string; alias: string | u
 
 /** Why a statement is not single-destination, or undefined when every reference is scoped. */
 function unscoped(statement: string): string | undefined {
-  const text = statement.replace(PROBE_BY_JOB_ID, 'true');
+  const text = statement.replace(PROBE_BY_JOB_ID, 'true').replace(COUNT_BY_JOB_RANGE, '0');
   for (const ref of tableReferences(text)) {
     if (ref.table === NOT_YET_SCOPED) continue;
     if (ref.insert) {
