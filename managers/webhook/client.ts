@@ -84,11 +84,15 @@ export async function postBatch(batch: UploadBatch<JsonObject>, ctx: CallContext
   throw new PermanentError(`${answered}${hint}`, { vendorCode: String(status) });
 }
 
-/** The body of a small batch, whole: `bodyChunks` joined. */
-async function wholeBody(batch: UploadBatch<JsonObject>, format: WebhookFormat): Promise<string> {
+/**
+ * The body of a small batch, whole: `bodyChunks` joined, as bytes. Given a string, Node's HTTP
+ * client encodes it once to count its Content-Length and again, with the headers prepended, to
+ * write it; the bytes are encoded once and written as they are.
+ */
+async function wholeBody(batch: UploadBatch<JsonObject>, format: WebhookFormat): Promise<Buffer> {
   let body = '';
   for await (const chunk of bodyChunks(batch, format)) body += chunk;
-  return body;
+  return Buffer.from(body);
 }
 
 /** The body in chunks pulled from the staging file, so a large batch never sits in memory whole. */

@@ -40,7 +40,7 @@ export class PostFailure extends Error {
 export interface PostOptions {
   readonly headers: Readonly<Record<string, string>>;
   /** A whole body (sent with a Content-Length), or chunks to stream (sent chunked). */
-  readonly body: string | AsyncIterable<string>;
+  readonly body: string | Buffer | AsyncIterable<string>;
   readonly signal: AbortSignal;
   /** For the whole exchange, body included. */
   readonly timeoutMs: number;
@@ -53,7 +53,9 @@ export function post(url: string, options: PostOptions): Promise<PostAnswer> {
   const client = target.protocol === 'https:' ? https : http;
   const agent = agents[target.protocol as keyof typeof agents];
   const headers: Record<string, string | number> = { ...options.headers };
-  if (typeof options.body === 'string') headers['content-length'] = Buffer.byteLength(options.body);
+  const { body } = options;
+  const whole = typeof body === 'string' || Buffer.isBuffer(body);
+  if (whole) headers['content-length'] = Buffer.byteLength(body);
   return new Promise<PostAnswer>((resolve, reject) => {
     let failure: PostFailure | undefined;
     const fail = (reason: PostFailure['reason'], cause: unknown) => {
@@ -84,8 +86,8 @@ export function post(url: string, options: PostOptions): Promise<PostAnswer> {
     });
     if (options.signal.aborted) return onAbort();
     options.signal.addEventListener('abort', onAbort, { once: true });
-    if (typeof options.body === 'string') request.end(options.body);
-    else Readable.from(options.body).on('error', (error) => request.destroy(error)).pipe(request);
+    if (typeof body === 'string' || Buffer.isBuffer(body)) request.end(body);
+    else Readable.from(body).on('error', (error) => request.destroy(error)).pipe(request);
   });
 }
 
