@@ -86,7 +86,7 @@ export function post(url: string, options: PostOptions): Promise<PostAnswer> {
     });
     if (options.signal.aborted) return onAbort();
     options.signal.addEventListener('abort', onAbort, { once: true });
-    if (typeof body === 'string' || Buffer.isBuffer(body)) request.end(body);
+    if (whole) request.end(body);
     else Readable.from(body).on('error', (error) => request.destroy(error)).pipe(request);
   });
 }
