@@ -8,6 +8,10 @@
  */
 import { sql, type RawBuilder } from 'kysely';
 
-export function sameDestination(column: RawBuilder<unknown> | ReturnType<typeof sql.ref>, destinationId: string | undefined): RawBuilder<boolean> {
+export function sameDestination(
+  column: RawBuilder<unknown> | ReturnType<typeof sql.ref>,
+  /** A value, or (in the claim function's body) SQL naming the function's argument. */
+  destinationId: string | RawBuilder<unknown> | undefined,
+): RawBuilder<boolean> {
   return destinationId === undefined ? sql<boolean>`true` : sql<boolean>`${column} = ${destinationId}`;
 }

@@ -9,6 +9,7 @@ import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { prepared } from '../db/prepared-statements.ts';
 import type { Database } from '../db/schema.ts';
 import type { SqlArgument } from './claim-gate.ts';
+import { sameDestination } from './destination-scope.ts';
 
 type Db = Kysely<Database>;
 
@@ -54,9 +55,8 @@ export function exceptionRowsInRangeSql(upload: RawBuilder<unknown>): RawBuilder
  * snapshot (READ COMMITTED: one per statement, in PL/pgSQL too) see every verdict committed
  * before it, and no new one can start until the transaction ends.
  */
-export function holdUploadRowSql(uploadId: SqlArgument, destinationId?: SqlArgument): RawBuilder<unknown> {
-  const inDestination = destinationId === undefined ? sql`true` : sql`destination_id = ${destinationId}`;
-  return sql`SELECT 1 FROM br_uploads WHERE ${inDestination} AND id = ${uploadId}::bigint FOR NO KEY UPDATE`;
+export function holdUploadRowSql(uploadId: SqlArgument, destinationId?: string | RawBuilder<unknown>): RawBuilder<unknown> {
+  return sql`SELECT 1 FROM br_uploads WHERE ${sameDestination(sql.ref('destination_id'), destinationId)} AND id = ${uploadId}::bigint FOR NO KEY UPDATE`;
 }
 
 /**
@@ -66,15 +66,14 @@ export function holdUploadRowSql(uploadId: SqlArgument, destinationId?: SqlArgum
  */
 export function recordUploadSucceededSql(options: {
   uploadId: SqlArgument;
-  destinationId?: SqlArgument;
+  destinationId?: string | RawBuilder<unknown>;
   owner: SqlArgument;
   attempt: SqlArgument;
   jobCount: SqlArgument;
   bytes: SqlArgument;
 }, into: RawBuilder<unknown> = sql``): RawBuilder<{ recorded: boolean; n: string }> {
   const { uploadId } = options;
-  const inDestination = (column: string) =>
-    options.destinationId === undefined ? sql`true` : sql`${sql.ref(column)} = ${options.destinationId}`;
+  const inDestination = (column: string) => sameDestination(sql.ref(column), options.destinationId);
   return sql<{ recorded: boolean; n: string }>`
     WITH before AS (
       SELECT jobs_state FROM br_uploads WHERE ${inDestination('destination_id')} AND id = ${uploadId}::bigint
