@@ -4,7 +4,7 @@
  * setting. Each point is one short burn-down (default 50,000 events, `--sweep-events N`) in a
  * fresh database; every point is appended to bench/results/sweep.json as soon as it is measured,
  * so an interrupted sweep still leaves what it found. `--sweep-systems a,b` limits the systems
- * (pg-boss, graphile-worker, batch-router-webhook), whose points then replace theirs in the file.
+ * (pg-boss, graphile-worker, batch-router-webhook, delivery-ceiling), whose points then replace theirs in the file.
  *
  * Recorded per point: jobs/s from the sink's first to last delivery (the ranking figure: the same
  * clock for every system, without process start-up) and end to end, and CPU seconds per 100k of

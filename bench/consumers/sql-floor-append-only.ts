@@ -4,15 +4,12 @@
  * (one statement; the cursor row's lock serialises the loops, so no id is claimed twice), POST
  * them, then insert one upload row. No job row is ever updated or deleted.
  */
-import pg from 'pg';
-import { postBatch, requiredEnv } from '../lib/post.ts';
-import { serveSqlLoops } from '../lib/sql-loops.ts';
+import type pg from 'pg';
+import { postUntilAccepted } from '../lib/post.ts';
+import { connectLoops, serveSqlLoops } from '../lib/sql-loops.ts';
 import { APPEND_ONLY_DESTINATION } from '../systems/sql-floor-append-only.ts';
 
-const settings = JSON.parse(requiredEnv('BENCH_SETTINGS')) as { batchSize: number; loops: number };
-const url = `${requiredEnv('BENCH_SINK_URL')}/hook`;
-const clients = Array.from({ length: settings.loops }, () => new pg.Client({ connectionString: requiredEnv('DATABASE_URL') }));
-await Promise.all(clients.map((c) => c.connect()));
+const { settings, url, clients } = await connectLoops();
 
 // FOR UPDATE on the cursor makes a second loop wait for the first's commit and then read the
 // moved cursor (PostgreSQL re-checks the locked row), so consecutive claims never overlap.
@@ -27,18 +24,6 @@ const CLAIM = `
   )
   SELECT id::text AS id, payload FROM picked ORDER BY id`;
 const RECORD = 'INSERT INTO floor_ao.uploads (first_id, last_id, jobs) VALUES ($1, $2, $3)';
-const RETRY_DELAY_MS = 1000;
-
-/** POSTs until accepted: W3's failed requests are re-sent from memory after RETRY_DELAY_MS. */
-async function deliver(payloads: string[]): Promise<void> {
-  for (;;) {
-    try {
-      return await postBatch(url, payloads);
-    } catch {
-      await new Promise((r) => setTimeout(r, RETRY_DELAY_MS));
-    }
-  }
-}
 
 async function loop(client: pg.Client, stopping: () => boolean): Promise<void> {
   while (!stopping()) {
@@ -51,7 +36,7 @@ async function loop(client: pg.Client, stopping: () => boolean): Promise<void> {
       await new Promise((r) => setTimeout(r, 20));
       continue;
     }
-    await deliver(rows.map((r) => r.payload));
+    await postUntilAccepted(url, rows.map((r) => r.payload));
     await client.query({ text: RECORD, values: [rows[0]!.id, rows.at(-1)!.id, rows.length], name: 'record' });
   }
 }

@@ -3,14 +3,11 @@
  * its own connection, each doing claim → POST → mark final until nothing is left to claim.
  * Both statements autocommit: the claim's UPDATE to state 1 is what keeps the other loop away.
  */
-import pg from 'pg';
-import { postBatch, requiredEnv } from '../lib/post.ts';
-import { serveSqlLoops } from '../lib/sql-loops.ts';
+import type pg from 'pg';
+import { postBatch } from '../lib/post.ts';
+import { connectLoops, serveSqlLoops } from '../lib/sql-loops.ts';
 
-const settings = JSON.parse(requiredEnv('BENCH_SETTINGS')) as { batchSize: number; loops: number };
-const url = `${requiredEnv('BENCH_SINK_URL')}/hook`;
-const clients = Array.from({ length: settings.loops }, () => new pg.Client({ connectionString: requiredEnv('DATABASE_URL') }));
-await Promise.all(clients.map((c) => c.connect()));
+const { settings, url, clients } = await connectLoops();
 
 const CLAIM = `
   WITH picked AS (

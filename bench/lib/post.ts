@@ -29,6 +29,17 @@ export function postBatch(url: string, eventTexts: readonly string[], timeoutMs 
   });
 }
 
+/** POSTs until accepted: W3's failed requests are re-sent from memory after `retryDelayMs`. */
+export async function postUntilAccepted(url: string, eventTexts: readonly string[], retryDelayMs = 1000): Promise<void> {
+  for (;;) {
+    try {
+      return await postBatch(url, eventTexts);
+    } catch {
+      await new Promise((r) => setTimeout(r, retryDelayMs));
+    }
+  }
+}
+
 export function requiredEnv(name: string): string {
   const value = process.env[name];
   if (!value) throw new Error(`${name} must be set (bench/run.ts sets it)`);

@@ -3,8 +3,25 @@
  * asked to finish its current batch and end by `stop`. A loop that throws ends the process, so a
  * broken floor fails the run loudly instead of stalling it.
  */
-import type pg from 'pg';
+import pg from 'pg';
 import { markStart, processStats, serveRunner } from './child.ts';
+import { requiredEnv } from './post.ts';
+
+export interface LoopSetup {
+  settings: { batchSize: number; loops: number };
+  /** The sink's webhook URL. */
+  url: string;
+  /** One connected client per loop. */
+  clients: pg.Client[];
+}
+
+/** Reads what the runner passes a SQL consumer (settings, sink, database) and connects its loops. */
+export async function connectLoops(): Promise<LoopSetup> {
+  const settings = JSON.parse(requiredEnv('BENCH_SETTINGS')) as LoopSetup['settings'];
+  const clients = Array.from({ length: settings.loops }, () => new pg.Client({ connectionString: requiredEnv('DATABASE_URL') }));
+  await Promise.all(clients.map((c) => c.connect()));
+  return { settings, url: `${requiredEnv('BENCH_SINK_URL')}/hook`, clients };
+}
 
 export function serveSqlLoops(
   name: string,

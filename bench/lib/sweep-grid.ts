@@ -2,15 +2,17 @@
  * The settings `npm run bench -- --sweep` tries for each system, and how the normal run reads the
  * best of them back from bench/results/sweep.json. The grid is what a user tuning each system
  * would try: pg-boss's batch size, workers and polling interval; graphile-worker's events per job
- * and concurrency; batch-router's events per upload and upload concurrency.
+ * and concurrency; batch-router's events per upload and upload concurrency. The delivery ceiling
+ * (no store work in the timed window) is swept too, so the bound it sets is its best.
  */
 import { readFile } from 'node:fs/promises';
 import { batchRouterWebhook } from '../systems/batch-router-webhook.ts';
 import { GRAPHILE_SETTINGS, graphileWorker, type GraphileSettings } from '../systems/graphile-worker.ts';
+import { deliveryCeiling, deliveryCeilingLabel } from '../systems/delivery-ceiling.ts';
 import { PG_BOSS_SETTINGS, pgBoss, type PgBossSettings } from '../systems/pg-boss.ts';
 import type { BurnDownSystem } from './types.ts';
 
-export type SweptSystem = 'pg-boss' | 'graphile-worker' | 'batch-router-webhook';
+export type SweptSystem = 'pg-boss' | 'graphile-worker' | 'batch-router-webhook' | 'delivery-ceiling';
 
 export interface SweepPoint {
   system: SweptSystem;
@@ -80,6 +82,14 @@ export function sweepPoints(): SweepPoint[] {
         setting: tuning,
         build: () => batchRouterWebhook(tuning, `batch-router ${batchRouterLabel(tuning)}`),
       });
+    }
+  }
+
+  for (const batchSize of [1_000, 2_000, 10_000]) {
+    for (const loops of [2, 5]) {
+      const setting = { batchSize, loops };
+      const label = deliveryCeilingLabel(setting);
+      points.push({ system: 'delivery-ceiling', label, setting, build: () => deliveryCeiling(setting, `delivery-ceiling ${label}`) });
     }
   }
   return points;

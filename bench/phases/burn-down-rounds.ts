@@ -87,10 +87,11 @@ export async function runBurnDownRounds(systems: readonly BurnDownSystem[], sett
 
 /**
  * W3: the same burn-down with 10% of the sink's answers 500, each system retrying by its own
- * policy (1 s first retry where configurable). The Marketo fake has no failure knob: not run.
+ * policy (1 s first retry where configurable). Not run: the Marketo fake (no failure knob) and the
+ * delivery ceiling (a bound on W1, it does not retry).
  */
 async function runW3(systems: readonly BurnDownSystem[], settings: BenchSettings, options: Options): Promise<PhaseResult> {
-  const w3Systems = systems.filter((s) => s.name !== 'batch-router-marketo');
+  const w3Systems = systems.filter((s) => s.name !== 'batch-router-marketo' && s.name !== 'delivery-ceiling');
   const results = new Map<string, RunResult[]>(w3Systems.map((s) => [s.name, []]));
   for (let run = 1; run <= settings.runs; run++) {
     for (const system of w3Systems) {

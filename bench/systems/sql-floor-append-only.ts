@@ -10,9 +10,8 @@
  * (W3) the consumer re-sends the batch from memory after 1 s. Same batch size and loops as
  * sql-floor (10,000 × 2), so the two floors differ only in the store's shape.
  */
-import pg from 'pg';
-import { spawnBenchChild } from '../lib/child.ts';
-import type { BurnDownSystem, PreparedSystem } from '../lib/types.ts';
+import { sqlSystem } from '../lib/sql-system.ts';
+import type { BurnDownSystem } from '../lib/types.ts';
 
 export const APPEND_ONLY_SETTINGS = Object.freeze({ batchSize: 10_000, loops: 2 });
 export const APPEND_ONLY_DESTINATION = 'bench';
@@ -25,42 +24,18 @@ export const APPEND_ONLY_SCHEMA = `
   INSERT INTO floor_ao.cursors VALUES ('${APPEND_ONLY_DESTINATION}', 0);
 `;
 
-export function sqlFloorAppendOnly(): BurnDownSystem {
-  return {
-    name: 'sql-floor-append-only',
-    ingestName: 'sql-floor-append-only-insert',
-    settings: { ...APPEND_ONLY_SETTINGS, schema: APPEND_ONLY_SCHEMA.replace(/\s+/g, ' ').trim() },
-    prepare,
-  };
-}
+const DELIVERED = 'SELECT coalesce(sum(jobs), 0)::bigint AS n FROM floor_ao.uploads';
 
-async function prepare(databaseUrl: string): Promise<PreparedSystem> {
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  await client.query(APPEND_ONLY_SCHEMA);
-  // Ids come from one sequence in a fresh database with no failed insert, so they run 1..n without
-  // gaps: the backlog is drained once the uploads account for max(id) jobs.
-  const delivered = 'SELECT coalesce(sum(jobs), 0)::bigint AS n FROM floor_ao.uploads';
-  return {
-    async enqueue(events) {
-      await client.query('INSERT INTO floor_ao.jobs (payload) SELECT unnest($1::text[])', [events]);
-    },
-    async drained() {
-      const { rows } = await client.query<{ drained: boolean }>(
-        `SELECT (${delivered}) >= coalesce((SELECT max(id) FROM floor_ao.jobs), 0) AS drained`,
-      );
-      return rows[0]!.drained;
-    },
-    async finalCount() {
-      const { rows } = await client.query<{ n: string }>(delivered);
-      return Number(rows[0]!.n);
-    },
-    spawnConsumer: ({ sinkUrl }) =>
-      spawnBenchChild('consumers/sql-floor-append-only.ts', {
-        DATABASE_URL: databaseUrl,
-        BENCH_SINK_URL: sinkUrl,
-        BENCH_SETTINGS: JSON.stringify(APPEND_ONLY_SETTINGS),
-      }),
-    close: () => client.end(),
-  };
+export function sqlFloorAppendOnly(): BurnDownSystem {
+  return sqlSystem({
+    name: 'sql-floor-append-only',
+    settings: APPEND_ONLY_SETTINGS,
+    schema: APPEND_ONLY_SCHEMA,
+    enqueueSql: 'INSERT INTO floor_ao.jobs (payload) SELECT unnest($1::text[])',
+    // Ids come from one sequence in a fresh database with no failed insert, so they run 1..n
+    // without gaps: the backlog is drained once the uploads account for max(id) jobs.
+    drainedSql: `SELECT (${DELIVERED}) >= coalesce((SELECT max(id) FROM floor_ao.jobs), 0) AS drained`,
+    finalCountSql: DELIVERED,
+    consumerScript: 'consumers/sql-floor-append-only.ts',
+  });
 }

@@ -10,9 +10,8 @@
  * Frozen settings: batches of 10,000 and two claim loops, the same as batch-router-webhook's
  * `maxEventsPerUpload` and `uploadConcurrency`, each loop on its own connection.
  */
-import pg from 'pg';
-import { spawnBenchChild } from '../lib/child.ts';
-import type { BurnDownSystem, PreparedSystem } from '../lib/types.ts';
+import { sqlSystem } from '../lib/sql-system.ts';
+import type { BurnDownSystem } from '../lib/types.ts';
 
 export const SQL_FLOOR_SETTINGS = Object.freeze({ batchSize: 10_000, loops: 2 });
 
@@ -27,38 +26,13 @@ export const SQL_FLOOR_SCHEMA = `
 `;
 
 export function sqlFloor(): BurnDownSystem {
-  return {
+  return sqlSystem({
     name: 'sql-floor',
-    ingestName: 'sql-floor-insert',
-    settings: { ...SQL_FLOOR_SETTINGS, schema: SQL_FLOOR_SCHEMA.replace(/\s+/g, ' ').trim() },
-    prepare,
-  };
-}
-
-async function prepare(databaseUrl: string): Promise<PreparedSystem> {
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  await client.query(SQL_FLOOR_SCHEMA);
-  return {
-    async enqueue(events) {
-      await client.query('INSERT INTO floor.jobs (payload) SELECT unnest($1::text[])', [events]);
-    },
-    async drained() {
-      const { rows } = await client.query<{ drained: boolean }>(
-        'SELECT NOT EXISTS (SELECT 1 FROM floor.jobs WHERE state < 2) AS drained',
-      );
-      return rows[0]!.drained;
-    },
-    async finalCount() {
-      const { rows } = await client.query<{ n: string }>('SELECT count(*) AS n FROM floor.jobs WHERE state = 2');
-      return Number(rows[0]!.n);
-    },
-    spawnConsumer: ({ sinkUrl }) =>
-      spawnBenchChild('consumers/sql-floor.ts', {
-        DATABASE_URL: databaseUrl,
-        BENCH_SINK_URL: sinkUrl,
-        BENCH_SETTINGS: JSON.stringify(SQL_FLOOR_SETTINGS),
-      }),
-    close: () => client.end(),
-  };
+    settings: SQL_FLOOR_SETTINGS,
+    schema: SQL_FLOOR_SCHEMA,
+    enqueueSql: 'INSERT INTO floor.jobs (payload) SELECT unnest($1::text[])',
+    drainedSql: 'SELECT NOT EXISTS (SELECT 1 FROM floor.jobs WHERE state < 2) AS drained',
+    finalCountSql: 'SELECT count(*) AS n FROM floor.jobs WHERE state = 2',
+    consumerScript: 'consumers/sql-floor.ts',
+  });
 }
