@@ -26,10 +26,11 @@
 import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import type { Logger } from 'pino';
 import { acquireDataDirLock, isProcessAlive } from './data-dir-lock.ts';
 import { explainOpenFailure } from './data-dir-version.ts';
+import { openPgliteDir } from './pglite-open.ts';
 import { servePglite } from './pglite-wire.ts';
 
 export interface EmbeddedRecord {
@@ -87,7 +88,7 @@ export async function openEmbedded(options: EmbeddedOptions): Promise<EmbeddedTa
   let pglite: PGlite | undefined;
   try {
     const pgliteDir = join(dataDir, 'pglite');
-    pglite = await PGlite.create(pgliteDir).catch(async (error: unknown) => {
+    pglite = await openPgliteDir(pgliteDir).catch(async (error: unknown) => {
       throw await explainOpenFailure(pgliteDir, error);
     });
     const server = await servePglite(pglite, {

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type DatabaseHandle } from '../../src/db/connect.ts';
 import { acquireDataDirLock } from '../../src/db/data-dir-lock.ts';
 import { recordPath, type EmbeddedRecord } from '../../src/db/embedded.ts';
+import { EMBEDDED_SHARED_BUFFERS } from '../../src/db/pglite-open.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
 let dataDir: string;
@@ -44,6 +45,9 @@ describe('embedded database', () => {
     const daemon = await openDatabase({ dataDir, role: 'daemon', poolSize: 4 });
     try {
       expect(daemon.embedded).toBe(true);
+      // PGlite's default pool (128MB) is resident once used; see EMBEDDED_SHARED_BUFFERS.
+      const pool = await sql<{ shared_buffers: string }>`SHOW shared_buffers`.execute(daemon.db);
+      expect(pool.rows[0]!.shared_buffers).toBe(EMBEDDED_SHARED_BUFFERS);
       const record = await readJson();
       expect(record).toMatchObject({ host: '127.0.0.1', pid: process.pid, port: expect.any(Number) });
       expect(new Date(record.startedAt).getTime()).not.toBeNaN();

@@ -13,7 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { access, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
+import { openPgliteDir } from '../pglite-open.ts';
 import { acquireDataDirLock } from '../data-dir-lock.ts';
 import { findLiveDaemon } from '../embedded.ts';
 import { dumpOverWire, dumpPglite } from './pg-dump.ts';
@@ -60,7 +60,7 @@ export async function backupEmbedded(dataDir: string, file: string, options: { f
       if (lock.found.pid === process.pid) throw new Error('this process serves the database itself; back it up from another process');
       text = await dumpOverWire(lock.found.host, lock.found.port);
     } else {
-      const pg = await PGlite.create(pgliteDir(dataDir));
+      const pg = await openPgliteDir(pgliteDir(dataDir));
       try {
         text = await dumpPglite(pg);
       } finally {
@@ -122,7 +122,7 @@ export async function restoreEmbedded(dataDir: string, file: string, options: { 
     }
     const fresh = `${target}.restoring`;
     await rm(fresh, { recursive: true, force: true });
-    const pg = await PGlite.create(fresh);
+    const pg = await openPgliteDir(fresh);
     try {
       // Batches run one after another in one session, so the dump's SET commands hold for all.
       for (const batch of statementBatches(text, RESTORE_BATCH_CHARS)) await pg.exec(batch);
