@@ -13,7 +13,7 @@ import { pgBoss, PG_BOSS_SETTINGS } from '../systems/pg-boss.ts';
 import { sqlFloorAppendOnly } from '../systems/sql-floor-append-only.ts';
 import { sqlFloorSegments } from '../systems/sql-floor-segments.ts';
 import { sqlFloor } from '../systems/sql-floor.ts';
-import { batchRouterLabel, bestOfSweep, graphileLabel, graphileSetting, pgBossLabel, pgBossSetting } from './sweep-grid.ts';
+import { batchRouterLabel, bestOfSweep, graphileLabel, graphileSetting, pgBossLabel, pgBossSetting, type SweptSystem } from './sweep-grid.ts';
 import type { BurnDownSystem } from './types.ts';
 
 /** The webhook manager's default events per upload: the batch size most users run at. */
@@ -21,7 +21,7 @@ export const WEBHOOK_DEFAULT_EVENTS_PER_UPLOAD = 500;
 
 export async function comparedSystems(sweepFile: string, tuningOverrides: Readonly<Record<string, number>>): Promise<BurnDownSystem[]> {
   const best = await bestOfSweep(sweepFile);
-  const from = (system: 'pg-boss' | 'graphile-worker' | 'batch-router-webhook' | 'delivery-ceiling') => {
+  const from = (system: SweptSystem) => {
     const point = best.get(system);
     return point ? { setting: point.setting, how: `best of sweep (${point.n} events): ${point.label}` } : undefined;
   };
